@@ -1,0 +1,127 @@
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { SessionCookies } from './auth/cookies.js';
+import { registerAuthGuard } from './auth/guard.js';
+import { authRoutes } from './auth/routes.js';
+import { SessionService } from './auth/sessions.js';
+import { TokenService } from './auth/tokens.js';
+import type { Config } from './config.js';
+import type { AppContext } from './context.js';
+import type { Database } from './db/client.js';
+import { loggerOptions } from './infra/logger.js';
+import { registerMetrics } from './infra/metrics.js';
+import { opsRoutes } from './infra/ops-routes.js';
+import type { Redis } from './infra/redis.js';
+import { customerRoutes } from './modules/customers/routes.js';
+import { registerErrorHandling } from './security/errors.js';
+import { registerJsonParser } from './security/json-body.js';
+import { requestIdFrom } from './security/request-id.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  redis?: Redis | null;
+}
+
+const MiB = 1024 * 1024;
+
+/** TRUST_PROXY: a hop count, `true`, or a list of proxy addresses / CIDRs. */
+function trustProxy(
+  value: string | undefined,
+): boolean | string[] | ((addr: string, hop: number) => boolean) {
+  if (value === undefined) return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_addr, hop) => hop < hops;
+  }
+  if (value === 'true') return true;
+  return value.split(',').map((s) => s.trim());
+}
+
+/**
+ * The server, in tiers (STYLE.md): edge (ids, errors, body parsing, cookies) ->
+ * application (context, auth guard) -> routes. Later tiers rely on the earlier ones.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, db } = deps;
+  const base = Fastify({
+    logger: loggerOptions(config.logLevel),
+    genReqId: requestIdFrom,
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    trustProxy: trustProxy(config.trustProxy),
+    bodyLimit: MiB,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 10_000,
+    routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 200 },
+  });
+
+  // Tier 1: the edge.
+  base.setValidatorCompiler(validatorCompiler);
+  base.setSerializerCompiler(serializerCompiler);
+  base.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerErrorHandling(base);
+  registerJsonParser(base);
+  await base.register(cookie);
+  const metrics = registerMetrics(base);
+  const app = base.withTypeProvider<ZodTypeProvider>();
+
+  // Tier 2: the application's services.
+  const tokens = new TokenService(config.jwtSecret);
+  const ctx: AppContext = {
+    config,
+    db,
+    redis: deps.redis ?? null,
+    tokens,
+    sessions: new SessionService(db, config.session),
+    cookies: new SessionCookies(config.cookieSecure),
+  };
+  app.decorate('ctx', ctx);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Bastion API', version: '1' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          cookie: { type: 'apiKey', in: 'cookie', name: ctx.cookies.names.access },
+        },
+      },
+      security: [{ bearer: [] }, { cookie: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  // Tier 3: routes.
+  await app.register(opsRoutes(metrics));
+  await app.register(
+    async (api) => {
+      registerAuthGuard(api, {
+        tokens,
+        sessions: ctx.sessions,
+        cookies: ctx.cookies,
+        trustedOrigins: new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins]),
+      });
+      await api.register(authRoutes);
+      await api.register(customerRoutes);
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

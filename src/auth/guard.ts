@@ -1,0 +1,103 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { roles, type Role } from '../db/schema.js';
+import { AppError } from '../security/errors.js';
+import type { SessionCookies } from './cookies.js';
+import type { Principal, SessionService } from './sessions.js';
+import type { TokenService } from './tokens.js';
+
+/** Who may call a route: anyone ('public'), or a member with at least this role. */
+export type Access = 'public' | Role;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+    /** How the request authenticated; cookie requests are the ones CSRF can forge. */
+    credential: 'cookie' | 'bearer' | null;
+  }
+}
+
+/** owner > admin > agent > viewer: a lower index outranks a higher one. */
+const rank = (role: Role) => roles.length - roles.indexOf(role);
+export const hasRole = (actual: Role, required: Role) => rank(actual) >= rank(required);
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export interface GuardDeps {
+  tokens: TokenService;
+  sessions: SessionService;
+  cookies: SessionCookies;
+  /** Origins allowed to send cookie-authenticated requests: our own and ALLOWED_ORIGINS. */
+  trustedOrigins: ReadonlySet<string>;
+}
+
+function bearer(request: FastifyRequest): string | undefined | null {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
+  return match ? match[1]! : null;
+}
+
+/**
+ * Authentication for every route of the plugin it is registered in. A route opts out only
+ * by declaring `config.access = 'public'`; a route that declares nothing fails at startup,
+ * so forgetting the declaration can never leave a route open.
+ */
+export function registerAuthGuard(app: FastifyInstance, deps: GuardDeps): void {
+  app.decorateRequest('principal', null);
+  app.decorateRequest('credential', null);
+
+  app.addHook('onRoute', (route) => {
+    if (route.config?.access === undefined) {
+      throw new Error(`route ${String(route.method)} ${route.url} declares no access policy`);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const access = request.routeOptions.config.access;
+    if (access === undefined || access === 'public') return;
+    reply.header('cache-control', 'no-store');
+
+    const fromHeader = bearer(request);
+    if (fromHeader === null) throw new AppError('unauthorized');
+    const token = fromHeader ?? deps.cookies.accessToken(request);
+    if (!token) throw new AppError('unauthorized');
+    const credential = fromHeader ? 'bearer' : 'cookie';
+
+    const claims = await deps.tokens.verifyAccess(token);
+    if (!claims) throw new AppError('unauthorized');
+
+    const principal = await deps.sessions.principal(claims);
+    if (!principal) throw new AppError('unauthorized');
+
+    // A browser attaches cookies to cross-site requests; an Authorization header it never
+    // adds by itself. So only cookie-authenticated requests need the Origin and CSRF checks.
+    if (credential === 'cookie') {
+      const origin = request.headers.origin;
+      if (origin !== undefined && !deps.trustedOrigins.has(origin)) {
+        throw new AppError('csrf_failed', 'This origin may not send authenticated requests');
+      }
+      if (UNSAFE.has(request.method)) {
+        const presented = request.headers['x-csrf-token'];
+        if (
+          typeof presented !== 'string' ||
+          !deps.tokens.csrfMatches(claims.sessionId, presented)
+        ) {
+          throw new AppError('csrf_failed', 'Missing or wrong X-CSRF-Token');
+        }
+      }
+    }
+
+    if (!hasRole(principal.role, access)) throw new AppError('forbidden');
+    request.principal = principal;
+    request.credential = credential;
+  });
+}
+
+/** The authenticated principal of a route that is not public. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new AppError('unauthorized');
+  return request.principal;
+}

@@ -1,0 +1,57 @@
+import { eq, sql } from 'drizzle-orm';
+import { rows, type Tx } from '../db/client.js';
+import { organizations, users, type Role } from '../db/schema.js';
+
+export interface UserRow {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  mfaEnabled: boolean;
+}
+
+const userColumns = {
+  id: users.id,
+  email: users.email,
+  name: users.name,
+  role: users.role,
+  mfaEnabled: users.mfaEnabled,
+};
+const orgColumns = { id: organizations.id, name: organizations.name, slug: organizations.slug };
+
+/** Pre-auth: the SECURITY DEFINER lookup, the one way to find an account by email. */
+export async function credentialsByEmail(tx: Tx, email: string) {
+  const [row] = await rows<{ user_id: string; organization_id: string; password_hash: string }>(
+    tx,
+    sql`select user_id, organization_id, password_hash from auth_user_by_email(${email})`,
+  );
+  return row;
+}
+
+export async function insertOrganization(tx: Tx, org: { id: string; name: string; slug: string }) {
+  await tx.insert(organizations).values(org);
+}
+
+export async function insertUser(
+  tx: Tx,
+  u: { id: string; orgId: string; email: string; name: string; role: Role; passwordHash: string },
+) {
+  await tx.insert(users).values({
+    id: u.id,
+    organizationId: u.orgId,
+    email: u.email,
+    name: u.name,
+    role: u.role,
+    passwordHash: u.passwordHash,
+  });
+}
+
+/** The user and their organization, as the API shows them (RLS scopes both to the org). */
+export async function userWithOrganization(tx: Tx, userId: string) {
+  const [row] = await tx
+    .select({ user: userColumns, organization: orgColumns })
+    .from(users)
+    .innerJoin(organizations, eq(organizations.id, users.organizationId))
+    .where(eq(users.id, userId));
+  return row;
+}

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { email, organizationOut, text, userOut } from '../modules/shared.js';
+import { PASSWORD_MAX } from './passwords.js';
+
+// Length is checked after parsing (weak_password, in code points); here only a hard cap,
+// generous for multi-byte characters, so an absurd body is refused before argon2 sees it.
+const password = z
+  .string()
+  .min(1)
+  .max(PASSWORD_MAX * 4);
+
+export const registerBody = z.strictObject({
+  organizationName: text(200),
+  name: text(200),
+  email,
+  password,
+});
+
+export const loginBody = z.strictObject({ email: z.string().max(254), password });
+
+export const authModeHeaders = z.object({
+  'x-auth-mode': z.enum(['token', 'cookie']).optional(),
+});
+
+export const sessionOut = z.object({
+  user: userOut,
+  organization: organizationOut,
+  expiresIn: z.number().int(),
+  csrfToken: z.string().optional(),
+  accessToken: z.string().optional(),
+  refreshToken: z.string().optional(),
+});
+
+export const registerOut = sessionOut;
+
+export const meOut = z.object({
+  user: userOut,
+  organization: organizationOut,
+  sessionId: z.uuid(),
+});

@@ -1,0 +1,143 @@
+import { and, eq, gt, isNull } from 'drizzle-orm';
+import type { Database, Tx } from '../db/client.js';
+import { uuidv7 } from '../db/ids.js';
+import { refreshTokens, sessions, users, type Role } from '../db/schema.js';
+import { newRefreshToken } from './tokens.js';
+
+export interface Principal {
+  userId: string;
+  orgId: string;
+  sessionId: string;
+  role: Role;
+}
+
+export interface SessionLifetimes {
+  idleTtlSeconds: number;
+  absoluteTtlSeconds: number;
+}
+
+export interface NewSession {
+  sessionId: string;
+  refreshToken: string;
+  expiresAt: Date;
+}
+
+const addSeconds = (d: Date, s: number) => new Date(d.getTime() + s * 1000);
+
+/** Starts a session and its first refresh token. Called on every sign-in: never reused. */
+export async function createSession(
+  tx: Tx,
+  input: { orgId: string; userId: string; ip: string; userAgent: string | undefined },
+  ttl: SessionLifetimes,
+): Promise<NewSession> {
+  const now = new Date();
+  const sessionId = uuidv7();
+  const expiresAt = addSeconds(now, ttl.absoluteTtlSeconds);
+  await tx.insert(sessions).values({
+    id: sessionId,
+    organizationId: input.orgId,
+    userId: input.userId,
+    createdAt: now,
+    lastUsedAt: now,
+    idleExpiresAt: addSeconds(now, ttl.idleTtlSeconds),
+    expiresAt,
+    ip: input.ip,
+    userAgent: input.userAgent?.slice(0, 512) ?? null,
+  });
+  const refresh = newRefreshToken();
+  await tx.insert(refreshTokens).values({
+    tokenHash: refresh.hash,
+    organizationId: input.orgId,
+    sessionId,
+    createdAt: now,
+  });
+  return { sessionId, refreshToken: refresh.token, expiresAt };
+}
+
+/** A live session: not revoked, inside both its idle and absolute lifetimes. */
+async function loadLive(tx: Tx, sessionId: string, userId: string) {
+  const now = new Date();
+  const [row] = await tx
+    .select({ role: users.role, lastUsedAt: sessions.lastUsedAt })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(
+      and(
+        eq(sessions.id, sessionId),
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+        gt(sessions.idleExpiresAt, now),
+      ),
+    );
+  return row;
+}
+
+/** How long a positive session check is trusted before the database is asked again. */
+const CACHE_TTL_MS = 5_000;
+/** How stale last_used_at may get before a request refreshes it (and the idle deadline). */
+const TOUCH_AFTER_MS = 60_000;
+const CACHE_MAX = 50_000;
+
+/**
+ * Checks on every request that the token's session is still live. Positive answers are
+ * cached for a few seconds; revoking through this service drops the entry at once, so on
+ * this instance a logout kills the access token immediately.
+ */
+export class SessionService {
+  private readonly cache = new Map<string, { principal: Principal; until: number }>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly ttl: SessionLifetimes,
+  ) {}
+
+  async principal(claims: {
+    userId: string;
+    orgId: string;
+    sessionId: string;
+  }): Promise<Principal | null> {
+    const hit = this.cache.get(claims.sessionId);
+    const now = Date.now();
+    if (
+      hit &&
+      hit.until > now &&
+      hit.principal.userId === claims.userId &&
+      hit.principal.orgId === claims.orgId
+    ) {
+      return hit.principal;
+    }
+    const principal = await this.db.withOrg(claims.orgId, async (tx) => {
+      const live = await loadLive(tx, claims.sessionId, claims.userId);
+      if (!live) return null;
+      if (now - live.lastUsedAt.getTime() > TOUCH_AFTER_MS) {
+        await tx
+          .update(sessions)
+          .set({
+            lastUsedAt: new Date(now),
+            idleExpiresAt: addSeconds(new Date(now), this.ttl.idleTtlSeconds),
+          })
+          .where(eq(sessions.id, claims.sessionId));
+      }
+      return { ...claims, role: live.role };
+    });
+    if (!principal) {
+      this.cache.delete(claims.sessionId);
+      return null;
+    }
+    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(claims.sessionId, { principal, until: now + CACHE_TTL_MS });
+    return principal;
+  }
+
+  async revoke(orgId: string, sessionId: string, reason: string): Promise<void> {
+    this.cache.delete(sessionId);
+    await this.db.withOrg(orgId, (tx) =>
+      tx
+        .update(sessions)
+        .set({ revokedAt: new Date(), revokedReason: reason })
+        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))),
+    );
+    this.cache.delete(sessionId);
+  }
+}

@@ -1,0 +1,94 @@
+import { jwtVerify, SignJWT, errors as joseErrors } from 'jose';
+import {
+  createHash,
+  createHmac,
+  createSecretKey,
+  randomBytes,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
+import { isUuid } from '../db/ids.js';
+
+export const ACCESS_TTL_SECONDS = 15 * 60;
+const ISSUER = 'bastion';
+const AUDIENCE = 'bastion-api';
+const TYPE = 'at+jwt';
+
+export interface AccessClaims {
+  userId: string;
+  sessionId: string;
+  orgId: string;
+}
+
+/**
+ * HS256 access tokens. The key is imported once (jose re-imports raw bytes on every call),
+ * and verification pins the algorithm, issuer, audience, type and key id, so `alg: none`,
+ * RS/HS confusion and tokens minted for another purpose are all refused.
+ */
+export class TokenService {
+  private readonly key: KeyObject;
+  private readonly csrfKey: Buffer;
+  readonly kid: string;
+
+  constructor(secret: string) {
+    const bytes = Buffer.from(secret, 'utf8');
+    this.key = createSecretKey(bytes);
+    this.kid = createHash('sha256').update(bytes).digest('base64url').slice(0, 16);
+    this.csrfKey = createHmac('sha256', bytes).update('bastion csrf v1').digest();
+  }
+
+  async signAccess(c: AccessClaims): Promise<string> {
+    return new SignJWT({ sid: c.sessionId, org: c.orgId })
+      .setProtectedHeader({ alg: 'HS256', typ: TYPE, kid: this.kid })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setSubject(c.userId)
+      .setIssuedAt()
+      .setExpirationTime(`${ACCESS_TTL_SECONDS}s`)
+      .sign(this.key);
+  }
+
+  /** The claims of a valid token, or null for anything else (never throws on bad input). */
+  async verifyAccess(token: string): Promise<AccessClaims | null> {
+    try {
+      const { payload, protectedHeader } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        typ: TYPE,
+        requiredClaims: ['sub', 'sid', 'org', 'iat', 'exp'],
+      });
+      if (protectedHeader.kid !== this.kid) return null;
+      const { sub, sid, org } = payload;
+      if (!isUuid(sub) || !isUuid(sid) || !isUuid(org)) return null;
+      return { userId: sub, sessionId: sid, orgId: org };
+    } catch (err) {
+      if (err instanceof joseErrors.JOSEError || err instanceof TypeError) return null;
+      throw err;
+    }
+  }
+
+  /** The CSRF token of a session: an HMAC of its id, so it needs no storage. */
+  csrfToken(sessionId: string): string {
+    return createHmac('sha256', this.csrfKey).update(sessionId).digest('base64url');
+  }
+
+  csrfMatches(sessionId: string, presented: string | undefined): boolean {
+    if (!presented) return false;
+    return safeEqual(this.csrfToken(sessionId), presented);
+  }
+}
+
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** 256-bit opaque refresh token; only its SHA-256 is stored. */
+export function newRefreshToken(): { token: string; hash: Buffer } {
+  const token = randomBytes(32).toString('base64url');
+  return { token, hash: sha256(token) };
+}
+
+export const sha256 = (value: string) => createHash('sha256').update(value).digest();

@@ -1,0 +1,22 @@
+import type { SessionCookies } from './auth/cookies.js';
+import type { SessionService } from './auth/sessions.js';
+import type { TokenService } from './auth/tokens.js';
+import type { Config } from './config.js';
+import type { Database } from './db/client.js';
+import type { Redis } from './infra/redis.js';
+
+/** What route plugins reach through `app.ctx`: built once in app.ts. */
+export interface AppContext {
+  config: Config;
+  db: Database;
+  redis: Redis | null;
+  tokens: TokenService;
+  sessions: SessionService;
+  cookies: SessionCookies;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ctx: AppContext;
+  }
+}

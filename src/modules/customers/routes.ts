@@ -1,0 +1,123 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { principalOf } from '../../auth/guard.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import { AppError, notFound } from '../../security/errors.js';
+import { idParams, toPage } from '../shared.js';
+import * as repo from './repo.js';
+import {
+  customerCreate,
+  customerListQuery,
+  customerOut,
+  customerPage,
+  customerPatch,
+} from './schema.js';
+
+const phoneTaken = () =>
+  new AppError('conflict', 'A customer with this phone number already exists');
+
+/** Wraps a write so that a duplicate phone in the organization answers 409. */
+async function uniquePhone<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    if (isUniqueViolation(err, 'customers_org_phone_key')) throw phoneTaken();
+    throw err;
+  }
+}
+
+/**
+ * The customers route table: each route's access, schemas and handler in one place.
+ * The organization always comes from the verified credential (principal), never the request.
+ */
+export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { db } = app.ctx;
+  const tags = ['customers'];
+
+  app.get(
+    '/customers',
+    {
+      config: { access: 'viewer' },
+      schema: {
+        tags,
+        summary: 'List customers, newest first',
+        querystring: customerListQuery,
+        response: { 200: customerPage },
+      },
+    },
+    async (request) => {
+      const { orgId } = principalOf(request);
+      const rows = await db.withOrg(orgId, (tx) => repo.list(tx, orgId, request.query));
+      return toPage(rows, request.query.limit);
+    },
+  );
+
+  app.post(
+    '/customers',
+    {
+      config: { access: 'agent' },
+      schema: {
+        tags,
+        summary: 'Create a customer',
+        body: customerCreate,
+        response: { 201: customerOut },
+      },
+    },
+    async (request, reply) => {
+      const { orgId } = principalOf(request);
+      const created = await uniquePhone(
+        db.withOrg(orgId, (tx) => repo.create(tx, orgId, request.body)),
+      );
+      return reply.code(201).send(created);
+    },
+  );
+
+  app.get(
+    '/customers/:id',
+    {
+      config: { access: 'viewer' },
+      schema: { tags, summary: 'Get a customer', params: idParams, response: { 200: customerOut } },
+    },
+    async (request) => {
+      const { orgId } = principalOf(request);
+      const found = await db.withOrg(orgId, (tx) => repo.get(tx, orgId, request.params.id));
+      if (!found) throw notFound();
+      return found;
+    },
+  );
+
+  app.patch(
+    '/customers/:id',
+    {
+      config: { access: 'agent' },
+      schema: {
+        tags,
+        summary: 'Update a customer',
+        params: idParams,
+        body: customerPatch,
+        response: { 200: customerOut },
+      },
+    },
+    async (request) => {
+      const { orgId } = principalOf(request);
+      const updated = await uniquePhone(
+        db.withOrg(orgId, (tx) => repo.update(tx, orgId, request.params.id, request.body)),
+      );
+      if (!updated) throw notFound();
+      return updated;
+    },
+  );
+
+  app.delete(
+    '/customers/:id',
+    {
+      config: { access: 'agent' },
+      schema: { tags, summary: 'Delete a customer', params: idParams },
+    },
+    async (request, reply) => {
+      const { orgId } = principalOf(request);
+      const deleted = await db.withOrg(orgId, (tx) => repo.remove(tx, orgId, request.params.id));
+      if (!deleted) throw notFound();
+      return reply.code(204).send();
+    },
+  );
+};

@@ -1,0 +1,113 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+
+/** The stable error codes of CONTRACT section 2; clients branch on these, never on text. */
+export const problems = {
+  validation_failed: { status: 400, title: 'The request is not valid' },
+  invalid_json: { status: 400, title: 'The body is not valid JSON' },
+  invalid_credentials: { status: 401, title: 'Invalid email or password' },
+  unauthorized: { status: 401, title: 'Authentication is required' },
+  forbidden: { status: 403, title: 'You are not allowed to do this' },
+  insufficient_scope: { status: 403, title: 'The credential lacks the required scope' },
+  csrf_failed: { status: 403, title: 'Cross-site request refused' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  conflict: { status: 409, title: 'Conflict' },
+  payload_too_large: { status: 413, title: 'The body is too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  mfa_required: { status: 401, title: 'A second factor is required' },
+  invalid_mfa_code: { status: 401, title: 'Invalid verification code' },
+  token_reused: { status: 401, title: 'Refresh token reuse detected' },
+  weak_password: { status: 400, title: 'The password is too weak' },
+  invalid_signature: { status: 403, title: 'Invalid signature' },
+  internal_error: { status: 500, title: 'Internal server error' },
+  unavailable: { status: 503, title: 'Service unavailable' },
+} as const;
+
+export type ProblemCode = keyof typeof problems;
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** An error meant for the client: its code, status and detail are safe to show. */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail?: string,
+    readonly errors?: FieldError[],
+    readonly extra?: Record<string, unknown>,
+  ) {
+    super(detail ?? problems[code].title);
+    this.name = 'AppError';
+    this.status = problems[code].status;
+  }
+}
+
+export const notFound = () => new AppError('not_found');
+export const validationFailed = (errors: FieldError[], detail?: string) =>
+  new AppError(
+    'validation_failed',
+    detail ?? 'See errors for the fields that are not valid',
+    errors,
+  );
+
+export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
+  const { title, status } = problems[err.code];
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({
+      type: `urn:bastion:problem:${err.code}`,
+      title,
+      status,
+      code: err.code,
+      ...(err.detail !== undefined ? { detail: err.detail } : {}),
+      requestId: reply.request.id,
+      ...(err.errors ? { errors: err.errors } : {}),
+      ...err.extra,
+    });
+}
+
+const FASTIFY_CODES: Record<string, ProblemCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_NOT_FOUND: 'not_found',
+};
+
+/** Maps every error to a problem; causes go to the log, never to the client. */
+export function toAppError(error: FastifyError | Error, request: FastifyRequest): AppError {
+  if (error instanceof AppError) return error;
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const where = (error as FastifyError).validationContext ?? 'body';
+    return validationFailed(
+      error.validation.map((v) => ({
+        path: [where, ...String(v.instancePath).split('/').filter(Boolean)].join('.'),
+        message: v.message ?? 'invalid',
+      })),
+    );
+  }
+  const code = (error as FastifyError).code;
+  const mapped = code ? FASTIFY_CODES[code] : undefined;
+  if (mapped) return new AppError(mapped);
+  const status = (error as FastifyError).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    request.log.info({ err: error }, 'client error without a problem code');
+    return new AppError('validation_failed', 'The request could not be processed');
+  }
+  request.log.error({ err: error }, 'unhandled error');
+  return new AppError('internal_error');
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) =>
+    sendProblem(reply, toAppError(error, request)),
+  );
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, notFound()));
+}

@@ -10,6 +10,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { SessionCookies } from './auth/cookies.js';
 import { registerAuthGuard } from './auth/guard.js';
+import { prepareDummyHash } from './auth/passwords.js';
 import { authRoutes } from './auth/routes.js';
 import { SessionService } from './auth/sessions.js';
 import { TokenService } from './auth/tokens.js';
@@ -80,6 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = base.withTypeProvider<ZodTypeProvider>();
 
   // Tier 2: the application's services.
+  void prepareDummyHash();
   const tokens = new TokenService(config.jwtSecret);
   const ctx: AppContext = {
     config,

@@ -12,9 +12,7 @@ export const PASSWORD_MAX = 256;
 /** The 10,000 most common passwords of a maintained list (ordered by frequency). */
 let common: Set<string> | undefined;
 function commonPasswords(): Set<string> {
-  common ??= new Set(
-    dictionary['passwords-common'].slice(0, 10_000).map((p) => p.toLowerCase()),
-  );
+  common ??= new Set(dictionary['passwords-common'].slice(0, 10_000).map((p) => p.toLowerCase()));
   return common;
 }
 
@@ -37,6 +35,11 @@ export const hashPassword = (password: string) => hash(password.normalize('NFC')
 /** A real hash of a random value, verified against when the email is unknown. */
 let dummy: Promise<string> | undefined;
 
+/** Made at startup, so that the first unknown email does not pay for it (a timing tell). */
+export function prepareDummyHash(): Promise<string> {
+  return (dummy ??= hash(crypto.randomUUID(), ARGON2));
+}
+
 /**
  * Verifies against the stored hash, or against a dummy hash when there is none, so an
  * unknown email costs the same argon2 work as a wrong password and timing reveals nothing.
@@ -45,8 +48,7 @@ export async function verifyPassword(
   stored: string | undefined,
   password: string,
 ): Promise<boolean> {
-  dummy ??= hash(crypto.randomUUID(), ARGON2);
-  const target = stored ?? (await dummy);
+  const target = stored ?? (await prepareDummyHash());
   const ok = await verify(target, password.normalize('NFC')).catch(() => false);
   return ok && stored !== undefined;
 }

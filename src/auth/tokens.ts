@@ -1,12 +1,5 @@
 import { jwtVerify, SignJWT, errors as joseErrors } from 'jose';
-import {
-  createHash,
-  createHmac,
-  createSecretKey,
-  randomBytes,
-  timingSafeEqual,
-  type KeyObject,
-} from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual, webcrypto } from 'node:crypto';
 import { isUuid } from '../db/ids.js';
 
 export const ACCESS_TTL_SECONDS = 15 * 60;
@@ -21,18 +14,21 @@ export interface AccessClaims {
 }
 
 /**
- * HS256 access tokens. The key is imported once (jose re-imports raw bytes on every call),
- * and verification pins the algorithm, issuer, audience, type and key id, so `alg: none`,
+ * HS256 access tokens. The key is imported once as a CryptoKey (jose converts raw bytes or
+ * a KeyObject on every call, a measurable cost per request), and verification pins the algorithm, issuer, audience, type and key id, so `alg: none`,
  * RS/HS confusion and tokens minted for another purpose are all refused.
  */
 export class TokenService {
-  private readonly key: KeyObject;
+  private readonly key: Promise<webcrypto.CryptoKey>;
   private readonly csrfKey: Buffer;
   readonly kid: string;
 
   constructor(secret: string) {
     const bytes = Buffer.from(secret, 'utf8');
-    this.key = createSecretKey(bytes);
+    this.key = webcrypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'sign',
+      'verify',
+    ]);
     this.kid = createHash('sha256').update(bytes).digest('base64url').slice(0, 16);
     this.csrfKey = createHmac('sha256', bytes).update('bastion csrf v1').digest();
   }
@@ -45,13 +41,13 @@ export class TokenService {
       .setSubject(c.userId)
       .setIssuedAt()
       .setExpirationTime(`${ACCESS_TTL_SECONDS}s`)
-      .sign(this.key);
+      .sign(await this.key);
   }
 
   /** The claims of a valid token, or null for anything else (never throws on bad input). */
   async verifyAccess(token: string): Promise<AccessClaims | null> {
     try {
-      const { payload, protectedHeader } = await jwtVerify(token, this.key, {
+      const { payload, protectedHeader } = await jwtVerify(token, await this.key, {
         algorithms: ['HS256'],
         issuer: ISSUER,
         audience: AUDIENCE,

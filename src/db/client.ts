@@ -127,12 +127,14 @@ async function createPostgres(url: string, opts: DatabaseOptions): Promise<Datab
    * written to the reserved connection at once, so a single-query request costs two round
    * trips (that batch, then COMMIT) instead of four. If BEGIN or the scope fails, the
    * queries behind it fail too (the transaction is aborted), so no query ever runs unscoped.
+   * BEGIN/COMMIT go through the extended protocol like the rest: postgres.js pipelines
+   * those, while a simple-protocol query (unsafe without parameters) costs a round trip.
    */
   const run = async <T>(orgId: string | null, work: (tx: Tx) => Promise<T>): Promise<T> => {
     const conn = await client.reserve();
     try {
       const ready = Promise.all([
-        conn.unsafe('begin').execute(),
+        conn`begin`.execute(),
         conn`select set_config('role', 'bastion_app', true), set_config('app.org_id', ${orgId ?? ''}, true)`.execute(),
       ]);
       ready.catch(() => {}); // observed below; keeps an early failure from being "unhandled"
@@ -144,10 +146,10 @@ async function createPostgres(url: string, opts: DatabaseOptions): Promise<Datab
       try {
         const result = await work(tx);
         await ready;
-        await conn.unsafe('commit');
+        await conn`commit`;
         return result;
       } catch (err) {
-        await conn.unsafe('rollback').catch(() => {});
+        await conn`rollback`.catch(() => {});
         await ready; // a failed BEGIN/scope is the real cause; report it first
         throw err;
       }

@@ -22,7 +22,7 @@ import { registerMetrics } from './infra/metrics.js';
 import { opsRoutes } from './infra/ops-routes.js';
 import type { Redis } from './infra/redis.js';
 import { customerRoutes } from './modules/customers/routes.js';
-import { registerErrorHandling } from './security/errors.js';
+import { frameworkErrors, registerErrorHandling } from './security/errors.js';
 import { registerJsonParser } from './security/json-body.js';
 import { requestIdFrom } from './security/request-id.js';
 
@@ -62,6 +62,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    frameworkErrors,
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 10_000,

@@ -105,6 +105,19 @@ export function toAppError(error: FastifyError | Error, request: FastifyRequest)
   return new AppError('internal_error');
 }
 
+/**
+ * Errors the router raises before any hook runs (a broken %-escape, an over-long path
+ * parameter): Fastify's own answer would echo the path in a non-problem body.
+ */
+export function frameworkErrors(
+  _error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
+  reply.header('x-request-id', request.id);
+  return sendProblem(reply, new AppError('validation_failed', 'The URL is not valid'));
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) =>
     sendProblem(reply, toAppError(error, request)),

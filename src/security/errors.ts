@@ -113,9 +113,9 @@ export function frameworkErrors(
   _error: FastifyError,
   request: FastifyRequest,
   reply: FastifyReply,
-) {
+): void {
   reply.header('x-request-id', request.id);
-  return sendProblem(reply, new AppError('validation_failed', 'The URL is not valid'));
+  void sendProblem(reply, new AppError('validation_failed', 'The URL is not valid'));
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {

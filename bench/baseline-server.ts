@@ -3,17 +3,28 @@
  * node:http handler with no security at all (no auth, no RLS transaction, no headers,
  * no validation). The ratio secured/baseline is what Bastion's protections cost.
  *
- * Env: PORT; BASELINE_DATABASE_URL (PostgreSQL mode) or BASELINE_ROWS_FILE (PGlite mode).
+ * Env: PORT; BASELINE_DATABASE_URL (PostgreSQL mode, BASELINE_DRIVER pg or postgres.js)
+ * or BASELINE_ROWS_FILE (PGlite mode).
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
 import postgres from 'postgres';
 
 const SELECT =
   'select id, organization_id, name, phone, email, tags, notes, created_at, updated_at from customers where id = $1';
 
 type FindCustomer = (id: string) => Promise<Record<string, unknown> | undefined>;
+
+/** node-postgres, pool of 10, a named (prepared) statement. */
+async function openPg(url: string): Promise<FindCustomer> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  await pool.query('select 1');
+  return async (id) =>
+    (await pool.query<Record<string, unknown>>({ name: 'customer', text: SELECT, values: [id] }))
+      .rows[0];
+}
 
 async function openPostgres(url: string): Promise<FindCustomer> {
   // Pool of 10, as the server's. postgres.js prepares (names) the statement, as the server does.
@@ -67,7 +78,11 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 const url = process.env.BASELINE_DATABASE_URL;
 const rowsFile = process.env.BASELINE_ROWS_FILE;
 if (!url && !rowsFile) throw new Error('set BASELINE_DATABASE_URL or BASELINE_ROWS_FILE');
-const find = url ? await openPostgres(url) : await openPglite(rowsFile ?? '');
+const find = url
+  ? process.env.BASELINE_DRIVER === 'pg'
+    ? await openPg(url)
+    : await openPostgres(url)
+  : await openPglite(rowsFile ?? '');
 
 const PATH = /^\/customers\/([^/?]+)$/;
 createServer((req, res) => {

@@ -135,8 +135,8 @@ async function main(): Promise<number> {
       JWT_SECRET: randomBytes(48).toString('base64url'),
       ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
       DATA_DIR: join(work, 'data'),
-      // The default (1000 per 15 min per user) would turn the seeding and the run into 429s;
-      // the bench measures the limiter's cost, not its refusals.
+      // Once rate limits are enforced, the default (1000 per 15 min per user) would turn the
+      // seeding and the run into 429s: the bench measures the limiter's cost, not its refusals.
       RATE_LIMIT_MAX: '1000000000',
     });
     children.push(server);
@@ -173,50 +173,71 @@ async function main(): Promise<number> {
 
     const rowsFile = join(work, 'rows.json');
     writeFileSync(rowsFile, JSON.stringify(customers));
-    const basePort = await freePort();
-    const baseline = startNode('baseline', ['--import', 'tsx', 'bench/baseline-server.ts'], {
-      ...pass('PATH', 'HOME', 'TMPDIR'),
-      PORT: String(basePort),
-      // The server's login role (DATABASE_URL) is subject to RLS and, with no organization
-      // set, sees no rows at all; a "no security" baseline needs a role that bypasses RLS,
-      // by default the migration (owner) role. Override with BASELINE_DATABASE_URL.
-      ...(database === 'postgresql'
-        ? {
-            BASELINE_DATABASE_URL: firstEnv(
-              'BASELINE_DATABASE_URL',
-              'DATABASE_MIGRATION_URL',
-              'DATABASE_URL',
-            ),
-          }
-        : { BASELINE_ROWS_FILE: rowsFile }),
-    });
-    children.push(baseline);
-    const baseUrl = `http://127.0.0.1:${basePort}`;
-    await waitHealthy(baseline, `${baseUrl}/health`);
+    // On PostgreSQL two baselines: node-postgres (`pg`, the issue's "bare node:http + pg")
+    // and postgres.js (the server's own driver, which pipelines: a much faster baseline).
+    const drivers =
+      database === 'postgresql' ? (['pg', 'postgres.js'] as const) : (['pglite'] as const);
+    const baselines: { name: string; base: string; targets: Target[] }[] = [];
     const bare: Target[] = customers.map((c) => ({ path: `/customers/${c.id}`, headers: {} }));
-    await verify(
-      baseUrl,
-      Array.from({ length: 20 }, () => pick(bare)),
-      'baseline',
-    );
+    for (const driver of drivers) {
+      const basePort = await freePort();
+      const baseline = startNode(
+        `baseline ${driver}`,
+        ['--import', 'tsx', 'bench/baseline-server.ts'],
+        {
+          ...pass('PATH', 'HOME', 'TMPDIR'),
+          PORT: String(basePort),
+          BASELINE_DRIVER: driver,
+          // The server's login role (DATABASE_URL) is subject to RLS and, with no organization
+          // set, sees no rows at all; a "no security" baseline needs a role that bypasses RLS,
+          // by default the migration (owner) role. Override with BASELINE_DATABASE_URL.
+          ...(database === 'postgresql'
+            ? {
+                BASELINE_DATABASE_URL: firstEnv(
+                  'BASELINE_DATABASE_URL',
+                  'DATABASE_MIGRATION_URL',
+                  'DATABASE_URL',
+                ),
+              }
+            : { BASELINE_ROWS_FILE: rowsFile }),
+        },
+      );
+      children.push(baseline);
+      const baseUrl = `http://127.0.0.1:${basePort}`;
+      await waitHealthy(baseline, `${baseUrl}/health`);
+      await verify(
+        baseUrl,
+        Array.from({ length: 20 }, () => pick(bare)),
+        `baseline ${driver}`,
+      );
+      baselines.push({
+        name: `baseline (${driver}) GET /customers/:id`,
+        base: baseUrl,
+        targets: bare,
+      });
+    }
 
     const results: Measured[] = [];
     for (const s of [
       { name: 'GET /health', base, targets: [{ path: '/health', headers: {} }] },
       { name: 'GET /api/v1/customers/:id', base, targets: secured },
-      { name: 'baseline GET /customers/:id', base: baseUrl, targets: bare },
+      ...baselines,
     ]) {
       results.push(await measure(s));
     }
 
-    const [, securedRun, baselineRun] = results;
-    const ratio = securedRun && baselineRun ? securedRun.reqPerSec / baselineRun.reqPerSec : NaN;
+    const [, securedRun, ...baselineRuns] = results;
+    const ratios = Object.fromEntries(
+      baselineRuns.map((b) => [b.name, securedRun ? securedRun.reqPerSec / b.reqPerSec : NaN]),
+    );
     console.log(
       `\ndatabase: ${database}, rate-limit/pub-sub: ${redis}, ` +
         `${CONNECTIONS} connections, ${DURATION} s per scenario, ${customers.length} customers\n`,
     );
     console.log(table(results));
-    console.log(`\nsecured/baseline req/s: ${ratio.toFixed(2)}`);
+    for (const [name, ratio] of Object.entries(ratios)) {
+      console.log(`secured / ${name}, req/s: ${ratio.toFixed(2)}`);
+    }
 
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
     const out = join(ROOT, 'bench/results/latest.json');
@@ -233,7 +254,7 @@ async function main(): Promise<number> {
           customers: customers.length,
           seedSeconds,
           scenarios: results,
-          ratios: { customerByIdReqPerSec: ratio },
+          ratios,
         },
         null,
         2,

@@ -16,7 +16,7 @@ export function opsRoutes(metrics: Registry): FastifyPluginAsyncZod {
       async () => ({ status: 'ok' as const }),
     );
 
-    app.get('/ready', { schema: hide }, async (request, reply) => {
+    app.get('/ready', { schema: hide }, async (request) => {
       const checks: Record<string, 'ok' | 'down'> = {};
       const probe = async (name: string, fn: () => Promise<unknown>) => {
         try {
@@ -36,8 +36,8 @@ export function opsRoutes(metrics: Registry): FastifyPluginAsyncZod {
         probe('database', () => db.ping()),
         ...(redis ? [probe('redis', () => redis.ping())] : []),
       ]);
-      const ok = Object.values(checks).every((s) => s === 'ok');
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
+      if (Object.values(checks).every((s) => s === 'ok')) return { status: 'ok', checks };
+      throw new AppError('unavailable', 'A dependency is not answering', undefined, { checks });
     });
 
     app.get('/metrics', { schema: hide }, async (request, reply) => {

@@ -11,7 +11,8 @@ const POISONED = 'Object contains forbidden prototype property';
 export function registerJsonParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
-    /^application\/(?:[a-z0-9.-]+\+)?json$/,
+    // application/json or a +json type, with or without parameters such as charset.
+    /^application\/(?:[a-z0-9.-]+\+)?json\s*(?:;.*)?$/i,
     { parseAs: 'string' },
     (_req, body, done) => {
       const text = String(body);

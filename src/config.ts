@@ -94,6 +94,7 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: optionalString,
   DATABASE_MIGRATION_URL: optionalString,
+  DATABASE_POOL_SIZE: int(20, 1),
   REDIS_URL: optionalString,
   JWT_SECRET: optionalString,
   ENCRYPTION_KEYS: optionalString,
@@ -124,6 +125,7 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | undefined;
   databaseMigrationUrl: string | undefined;
+  databasePoolSize: number;
   redisUrl: string | undefined;
   jwtSecret: string;
   encryptionKeys: EncryptionKey[];
@@ -238,6 +240,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     dataDir,
     databaseUrl: e.DATABASE_URL,
     databaseMigrationUrl: e.DATABASE_MIGRATION_URL ?? e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
     jwtSecret: jwtSecret!,
     encryptionKeys: parseEncryptionKeys(encryptionKeys!),

@@ -10,6 +10,7 @@ export async function openDatabase(config: Config): Promise<Database> {
   return createDatabase({
     url: config.databaseUrl,
     migrationUrl: config.databaseMigrationUrl,
+    poolSize: config.databasePoolSize,
     dataDir: join(config.dataDir, 'pgdata'),
   });
 }

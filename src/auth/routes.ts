@@ -155,7 +155,9 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const p = principalOf(request);
-      const profile = await db.withOrg(p.orgId, (tx) => repo.userWithOrganization(tx, p.userId));
+      const profile = await db.withOrgStatement(p.orgId, (tx) =>
+        repo.userWithOrganization(tx, p.userId),
+      );
       if (!profile) throw new AppError('unauthorized');
       return { ...profile, sessionId: p.sessionId };
     },

@@ -6,6 +6,7 @@ export const ACCESS_TTL_SECONDS = 15 * 60;
 const ISSUER = 'bastion';
 const AUDIENCE = 'bastion-api';
 const TYPE = 'at+jwt';
+const VERIFIED_CACHE_MAX = 10_000;
 
 export interface AccessClaims {
   userId: string;
@@ -21,6 +22,13 @@ export interface AccessClaims {
 export class TokenService {
   private readonly key: Promise<webcrypto.CryptoKey>;
   private readonly csrfKey: Buffer;
+  /**
+   * Tokens already verified, by their exact text, until they expire. WebCrypto's HMAC runs
+   * on the thread pool and was the largest single cost of an authenticated request; only
+   * a token that passed full verification enters, so a forged one is always checked.
+   * Revocation is not a token property: the session check runs on every request anyway.
+   */
+  private readonly verified = new Map<string, { claims: AccessClaims; expiresAt: number }>();
   readonly kid: string;
 
   constructor(secret: string) {
@@ -46,6 +54,25 @@ export class TokenService {
 
   /** The claims of a valid token, or null for anything else (never throws on bad input). */
   async verifyAccess(token: string): Promise<AccessClaims | null> {
+    const now = Date.now();
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (hit.expiresAt > now) return hit.claims;
+      this.verified.delete(token);
+    }
+    const checked = await this.verifyWithJose(token);
+    if (checked) {
+      if (this.verified.size >= VERIFIED_CACHE_MAX) {
+        this.verified.delete(this.verified.keys().next().value!);
+      }
+      this.verified.set(token, checked);
+    }
+    return checked?.claims ?? null;
+  }
+
+  private async verifyWithJose(
+    token: string,
+  ): Promise<{ claims: AccessClaims; expiresAt: number } | null> {
     try {
       const { payload, protectedHeader } = await jwtVerify(token, await this.key, {
         algorithms: ['HS256'],
@@ -57,7 +84,10 @@ export class TokenService {
       if (protectedHeader.kid !== this.kid) return null;
       const { sub, sid, org } = payload;
       if (!isUuid(sub) || !isUuid(sid) || !isUuid(org)) return null;
-      return { userId: sub, sessionId: sid, orgId: org };
+      return {
+        claims: { userId: sub, sessionId: sid, orgId: org },
+        expiresAt: payload.exp! * 1000,
+      };
     } catch (err) {
       if (err instanceof joseErrors.JOSEError || err instanceof TypeError) return null;
       throw err;

@@ -29,6 +29,11 @@ export interface Database {
    * `app.org_id` set to `orgId`, so row-level security confines every statement in it.
    */
   withOrg<T>(orgId: string, work: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * withOrg for work that is exactly one statement (a read, or a write with RETURNING): on
+   * PostgreSQL the whole transaction then takes one round trip. A second statement throws.
+   */
+  withOrgStatement<T>(orgId: string, work: (tx: Tx) => Promise<T>): Promise<T>;
   /** The same, with no organization: RLS shows no tenant rows; for the SECURITY DEFINER lookups. */
   withoutOrg<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
   /** Applies pending migrations as the owner role. */
@@ -95,6 +100,7 @@ async function createPglite(opts: DatabaseOptions): Promise<Database> {
   return {
     kind: 'pglite',
     withOrg: (orgId, work) => (assertOrgId(orgId), run(orgId, work)),
+    withOrgStatement: (orgId, work) => (assertOrgId(orgId), run(orgId, work)),
     withoutOrg: (work) => run(null, work),
     migrate: () => migrate(owner),
     loginRole: async () => {
@@ -124,13 +130,22 @@ async function createPostgres(url: string, opts: DatabaseOptions): Promise<Datab
 
   /**
    * BEGIN and the scope statement are pipelined with the work's first query: all are
-   * written to the reserved connection at once, so a single-query request costs two round
-   * trips (that batch, then COMMIT) instead of four. If BEGIN or the scope fails, the
-   * queries behind it fail too (the transaction is aborted), so no query ever runs unscoped.
+   * written to the reserved connection at once. If BEGIN or the scope fails, the queries
+   * behind it fail too (the transaction is aborted), so no query ever runs unscoped.
    * BEGIN/COMMIT go through the extended protocol like the rest: postgres.js pipelines
    * those, while a simple-protocol query (unsafe without parameters) costs a round trip.
+   *
+   * With `single`, the work must be one statement, and COMMIT is queued right behind it:
+   * the whole transaction is one write and one round trip. postgres.js hands queries to the
+   * connection in the order their execute() was called, so COMMIT cannot overtake the
+   * statement; a second statement would run after COMMIT, outside the scope, so it throws.
+   * If the statement fails, PostgreSQL turns that COMMIT into a rollback.
    */
-  const run = async <T>(orgId: string | null, work: (tx: Tx) => Promise<T>): Promise<T> => {
+  const run = async <T>(
+    orgId: string | null,
+    work: (tx: Tx) => Promise<T>,
+    single: boolean,
+  ): Promise<T> => {
     const conn = await client.reserve();
     try {
       const ready = Promise.all([
@@ -138,18 +153,38 @@ async function createPostgres(url: string, opts: DatabaseOptions): Promise<Datab
         conn`select set_config('role', 'bastion_app', true), set_config('app.org_id', ${orgId ?? ''}, true)`.execute(),
       ]);
       ready.catch(() => {}); // observed below; keeps an early failure from being "unhandled"
+      let commit: Promise<unknown> | undefined;
+      let statements = 0;
+      // What drizzle's session calls. Drizzle sends queries unnamed unless built with
+      // .prepare(name), so PostgreSQL would parse and plan each one on every request; named
+      // statements (cached per connection by postgres.js, by query text) are parsed once.
+      const session = {
+        unsafe: (query: string, params?: postgres.ParameterOrJSON<never>[]) => {
+          if (single && statements > 0) {
+            throw new Error('withOrgStatement: the work ran more than one statement');
+          }
+          statements++;
+          const pending = conn.unsafe(query, params, { prepare: true });
+          if (single) {
+            pending.execute();
+            commit = conn`commit`.execute();
+            commit.catch(() => {});
+          }
+          return pending;
+        },
+      } as unknown as postgres.Sql;
       const tx = new PostgresJsDatabase(
         dialect,
-        new PostgresJsSession(conn, dialect, undefined),
+        new PostgresJsSession(session, dialect, undefined),
         undefined,
       );
       try {
         const result = await work(tx);
         await ready;
-        await conn`commit`;
+        await (commit ?? conn`commit`);
         return result;
       } catch (err) {
-        await conn`rollback`.catch(() => {});
+        await (commit ?? conn`rollback`).catch(() => {});
         await ready; // a failed BEGIN/scope is the real cause; report it first
         throw err;
       }
@@ -178,8 +213,9 @@ async function createPostgres(url: string, opts: DatabaseOptions): Promise<Datab
 
   return {
     kind: 'postgres',
-    withOrg: (orgId, work) => (assertOrgId(orgId), run(orgId, work)),
-    withoutOrg: (work) => run(null, work),
+    withOrg: (orgId, work) => (assertOrgId(orgId), run(orgId, work, false)),
+    withOrgStatement: (orgId, work) => (assertOrgId(orgId), run(orgId, work, true)),
+    withoutOrg: (work) => run(null, work, false),
     migrate: () => migrate(owner),
     loginRole: async () => {
       const [r] = await client<{ name: string; superuser: boolean; bypass: boolean }[]>`

@@ -46,7 +46,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { orgId } = principalOf(request);
-      const rows = await db.withOrg(orgId, (tx) => repo.list(tx, orgId, request.query));
+      const rows = await db.withOrgStatement(orgId, (tx) => repo.list(tx, orgId, request.query));
       return toPage(rows, request.query.limit);
     },
   );
@@ -65,7 +65,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { orgId } = principalOf(request);
       const created = await uniquePhone(
-        db.withOrg(orgId, (tx) => repo.create(tx, orgId, request.body)),
+        db.withOrgStatement(orgId, (tx) => repo.create(tx, orgId, request.body)),
       );
       return reply.code(201).send(created);
     },
@@ -79,7 +79,9 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { orgId } = principalOf(request);
-      const found = await db.withOrg(orgId, (tx) => repo.get(tx, orgId, request.params.id));
+      const found = await db.withOrgStatement(orgId, (tx) =>
+        repo.get(tx, orgId, request.params.id),
+      );
       if (!found) throw notFound();
       return found;
     },
@@ -100,7 +102,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const { orgId } = principalOf(request);
       const updated = await uniquePhone(
-        db.withOrg(orgId, (tx) => repo.update(tx, orgId, request.params.id, request.body)),
+        db.withOrgStatement(orgId, (tx) => repo.update(tx, orgId, request.params.id, request.body)),
       );
       if (!updated) throw notFound();
       return updated;
@@ -115,7 +117,9 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const { orgId } = principalOf(request);
-      const deleted = await db.withOrg(orgId, (tx) => repo.remove(tx, orgId, request.params.id));
+      const deleted = await db.withOrgStatement(orgId, (tx) =>
+        repo.remove(tx, orgId, request.params.id),
+      );
       if (!deleted) throw notFound();
       return reply.code(204).send();
     },

@@ -166,7 +166,7 @@ async function createPostgres(url: string, opts: DatabaseOptions): Promise<Datab
           statements++;
           const pending = conn.unsafe(query, params, { prepare: true });
           if (single) {
-            pending.execute();
+            void pending.execute(); // awaited by drizzle, which holds `pending`
             commit = conn`commit`.execute();
             commit.catch(() => {});
           }

@@ -8,7 +8,10 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import { AuditLog } from './audit/log.js';
+import { auditRoutes } from './audit/routes.js';
 import { SessionCookies } from './auth/cookies.js';
+import { mfaRoutes } from './auth/mfa/routes.js';
 import { registerAuthGuard } from './auth/guard.js';
 import { prepareDummyHash } from './auth/passwords.js';
 import { authRoutes } from './auth/routes.js';
@@ -22,6 +25,7 @@ import { registerMetrics } from './infra/metrics.js';
 import { opsRoutes } from './infra/ops-routes.js';
 import type { Redis } from './infra/redis.js';
 import { customerRoutes } from './modules/customers/routes.js';
+import { userRoutes } from './modules/users/routes.js';
 import { frameworkErrors, registerErrorHandling } from './security/errors.js';
 import { registerJsonParser } from './security/json-body.js';
 import { requestIdFrom } from './security/request-id.js';
@@ -91,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     tokens,
     sessions: new SessionService(db, config.session),
     cookies: new SessionCookies(config.cookieSecure),
+    audit: new AuditLog(db),
   };
   app.decorate('ctx', ctx);
 
@@ -122,6 +127,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         trustedOrigins: new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins]),
       });
       await api.register(authRoutes);
+      await api.register(mfaRoutes);
+      await api.register(userRoutes);
+      await api.register(auditRoutes);
       await api.register(customerRoutes);
     },
     { prefix: '/api/v1' },

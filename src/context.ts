@@ -1,3 +1,4 @@
+import type { AuditLog } from './audit/log.js';
 import type { SessionCookies } from './auth/cookies.js';
 import type { SessionService } from './auth/sessions.js';
 import type { TokenService } from './auth/tokens.js';
@@ -13,6 +14,7 @@ export interface AppContext {
   tokens: TokenService;
   sessions: SessionService;
   cookies: SessionCookies;
+  audit: AuditLog;
 }
 
 declare module 'fastify' {

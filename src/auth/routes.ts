@@ -1,4 +1,3 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { randomBytes } from 'node:crypto';
 import { isUniqueViolation } from '../db/errors.js';
@@ -8,8 +7,8 @@ import { principalOf } from './guard.js';
 import { assertAcceptablePassword, hashPassword, verifyPassword } from './passwords.js';
 import * as repo from './repo.js';
 import { authModeHeaders, loginBody, meOut, registerBody, sessionOut } from './schema.js';
-import { createSession } from './sessions.js';
-import { ACCESS_TTL_SECONDS } from './tokens.js';
+import { mfaChallenge } from './mfa/challenge.js';
+import { startSession } from './sign-in.js';
 
 /** A URL-safe slug from the organization's name, made unique by a random suffix. */
 function slugFor(name: string): string {
@@ -27,39 +26,7 @@ function slugFor(name: string): string {
  * rate limit and the per-email lockout arrive with the identity issue.
  */
 export const authRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { db, tokens, cookies, config } = app.ctx;
-
-  /** Starts a brand-new session (nothing from before sign-in carries over) and answers. */
-  async function signIn(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    who: { userId: string; orgId: string },
-    status: 200 | 201,
-  ) {
-    const { session, profile } = await db.withOrg(who.orgId, async (tx) => ({
-      session: await createSession(
-        tx,
-        { ...who, ip: request.ip, userAgent: request.headers['user-agent'] },
-        config.session,
-      ),
-      profile: await repo.userWithOrganization(tx, who.userId),
-    }));
-    if (!profile) throw new AppError('invalid_credentials');
-    const accessToken = await tokens.signAccess({ ...who, sessionId: session.sessionId });
-    const csrfToken = tokens.csrfToken(session.sessionId);
-    const body = { ...profile, expiresIn: ACCESS_TTL_SECONDS };
-    reply.code(status).header('cache-control', 'no-store');
-    if (request.headers['x-auth-mode'] === 'token') {
-      return { ...body, accessToken, refreshToken: session.refreshToken };
-    }
-    cookies.set(reply, {
-      accessToken,
-      refreshToken: session.refreshToken,
-      csrfToken,
-      refreshMaxAge: config.session.absoluteTtlSeconds,
-    });
-    return { ...body, csrfToken };
-  }
+  const { db, cookies, config } = app.ctx;
 
   app.post(
     '/auth/register',
@@ -104,7 +71,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         }
         throw err;
       }
-      return signIn(request, reply, { userId, orgId }, 201);
+      return startSession(app.ctx, request, reply, { userId, orgId }, 201);
     },
   );
 
@@ -128,7 +95,11 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       // Always one argon2 verification, also for unknown emails: same answer, same time.
       const ok = await verifyPassword(found?.password_hash, password);
       if (!ok || !found) throw new AppError('invalid_credentials');
-      return signIn(request, reply, { userId: found.user_id, orgId: found.organization_id }, 200);
+      const who = { userId: found.user_id, orgId: found.organization_id };
+      // With a second factor enrolled, no session exists until it is proven.
+      const challenge = await mfaChallenge(app.ctx, who);
+      if (challenge) throw challenge;
+      return startSession(app.ctx, request, reply, who, 200);
     },
   );
 

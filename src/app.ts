@@ -18,6 +18,7 @@ import { authRoutes } from './auth/routes.js';
 import { SessionService } from './auth/sessions.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
+import { Keyring } from './crypto/keyring.js';
 import type { AppContext } from './context.js';
 import type { Database } from './db/client.js';
 import { loggerOptions } from './infra/logger.js';
@@ -96,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sessions: new SessionService(db, config.session),
     cookies: new SessionCookies(config.cookieSecure),
     audit: new AuditLog(db),
+    keyring: new Keyring(config.encryptionKeys),
   };
   app.decorate('ctx', ctx);
 

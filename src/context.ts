@@ -3,6 +3,7 @@ import type { SessionCookies } from './auth/cookies.js';
 import type { SessionService } from './auth/sessions.js';
 import type { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
+import type { Keyring } from './crypto/keyring.js';
 import type { Database } from './db/client.js';
 import type { Redis } from './infra/redis.js';
 
@@ -15,6 +16,7 @@ export interface AppContext {
   sessions: SessionService;
   cookies: SessionCookies;
   audit: AuditLog;
+  keyring: Keyring;
 }
 
 declare module 'fastify' {

@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull } from 'drizzle-orm';
+import { and, eq, gt, isNull, ne } from 'drizzle-orm';
 import type { Database, Tx } from '../db/client.js';
 import { uuidv7 } from '../db/ids.js';
 import { refreshTokens, sessions, users, type Role } from '../db/schema.js';
@@ -128,6 +128,32 @@ export class SessionService {
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(claims.sessionId, { principal, until: now + CACHE_TTL_MS });
     return principal;
+  }
+
+  /** Drops cached checks of a user's sessions, so a role change applies to the next request. */
+  forgetUser(userId: string): void {
+    for (const [sid, entry] of this.cache)
+      if (entry.principal.userId === userId) this.cache.delete(sid);
+  }
+
+  /** Revokes every live session of a user (but `keep`, if given); returns how many. */
+  async revokeUser(orgId: string, userId: string, reason: string, keep?: string): Promise<number> {
+    this.forgetUser(userId);
+    const revoked = await this.db.withOrg(orgId, (tx) =>
+      tx
+        .update(sessions)
+        .set({ revokedAt: new Date(), revokedReason: reason })
+        .where(
+          and(
+            eq(sessions.userId, userId),
+            isNull(sessions.revokedAt),
+            ...(keep ? [ne(sessions.id, keep)] : []),
+          ),
+        )
+        .returning({ id: sessions.id }),
+    );
+    this.forgetUser(userId);
+    return revoked.length;
   }
 
   async revoke(orgId: string, sessionId: string, reason: string): Promise<void> {

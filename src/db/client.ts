@@ -23,6 +23,12 @@ export interface Database {
    * PostgreSQL the whole transaction is then sent at once. A second statement throws.
    */
   withOrgStatement<T>(orgId: string, work: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * withOrgStatement for one SELECT that also names its organization itself (its
+   * `organization_id = orgId` condition): on PostgreSQL it may share a connection with
+   * other requests' reads (see lanes.ts). Anything else throws.
+   */
+  withOrgRead<T>(orgId: string, work: (tx: Tx) => Promise<T>): Promise<T>;
   /** The same, with no organization: RLS shows no tenant rows; for the SECURITY DEFINER lookups. */
   withoutOrg<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
   /** Applies pending migrations as the owner role. */

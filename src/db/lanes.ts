@@ -1,5 +1,6 @@
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { SCOPE_SQL } from './client.js';
+import { SingleConnection } from './connections.js';
 
 type Params = postgres.ParameterOrJSON<never>[] | undefined;
 
@@ -11,36 +12,28 @@ export interface LaneGroup {
 }
 
 /**
- * Single-statement tenant transactions, pipelined across requests.
+ * Single-statement tenant reads, pipelined across requests.
  *
- * A lane is a client with exactly one connection. `send` writes BEGIN, the scope, the
- * statement and COMMIT to a lane in one synchronous call: postgres.js hands a client's
- * queries to its one connection strictly in call order, so the four are contiguous on the
- * wire and no other transaction's statement can fall between them. Transactions of many
- * requests then share a lane back to back, and the socket carries them in a few large
- * writes instead of one small write and round trip each; per-request socket writes were
- * the largest cost of an authenticated read.
+ * A lane is one connection (see connections.ts). `read` queues BEGIN, the scope, the
+ * statement and COMMIT on a lane in one synchronous call, so they leave in that order,
+ * and transactions of many requests share a lane back to back: the socket carries them in
+ * a few large writes instead of one small write and round trip each (per-request socket
+ * writes were the largest cost of an authenticated read).
  *
- * Failure stays closed: an error in one transaction aborts only that transaction (its COMMIT
- * becomes a rollback, the next BEGIN starts clean); and if a connection drops between the
- * statements of a group, the ones sent after reconnecting run as the login role with no
- * organization set, where row-level security shows and accepts nothing. That is why lanes
- * are only used when the login role is neither superuser nor BYPASSRLS (see postgres.ts).
- * A statement timeout keeps one slow statement from holding up a lane for long.
+ * The four can still be separated on the wire when a dropped connection is re-established
+ * with part of the queue waiting, so lanes carry only reads, and each read must name its
+ * organization itself (the organization id among its parameters, for its
+ * `organization_id = $n`): a read that ended up outside its scope, or in another
+ * organization's, then still finds only its own rows, or none. The login role is neither
+ * superuser nor BYPASSRLS whenever lanes are on (postgres.ts), so unscoped means no rows.
+ * A statement timeout keeps one slow read from holding up a lane for long.
  */
 export class StatementLanes {
-  private readonly lanes: { sql: postgres.Sql; inFlight: number }[];
+  private readonly lanes: { conn: SingleConnection; inFlight: number }[];
 
   constructor(url: string, count: number, statementTimeoutMs: number) {
     this.lanes = Array.from({ length: count }, () => ({
-      sql: postgres(url, {
-        max: 1,
-        onnotice: () => {},
-        connection: {
-          application_name: 'bastion-lane',
-          statement_timeout: statementTimeoutMs,
-        },
-      }),
+      conn: new SingleConnection(url, 'bastion-lane', statementTimeoutMs),
       inFlight: 0,
     }));
   }
@@ -52,9 +45,13 @@ export class StatementLanes {
     return best;
   }
 
-  send(orgId: string, query: string, params: Params): LaneGroup {
+  read(orgId: string, query: string, params: Params): LaneGroup {
+    if (!/^select\s/i.test(query)) throw new Error('lanes carry only reads');
+    if (!params?.includes(orgId)) {
+      throw new Error('a lane read must filter by its organization id explicitly');
+    }
     const lane = this.pick();
-    const { sql } = lane;
+    const { sql } = lane.conn;
     lane.inFlight++;
     // One synchronous block: nothing can be queued on this lane between these four.
     const begin = sql`begin`.execute();
@@ -66,15 +63,11 @@ export class StatementLanes {
     return { statement, done };
   }
 
-  /** Parsers drizzle installs on a client (dates as text) must reach the lanes too. */
   shareParsers(from: postgres.Sql): void {
-    for (const lane of this.lanes) {
-      Object.assign(lane.sql.options.parsers, from.options.parsers);
-      Object.assign(lane.sql.options.serializers, from.options.serializers);
-    }
+    for (const lane of this.lanes) lane.conn.shareParsers(from);
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.lanes.map((l) => l.sql.end({ timeout: 5 })));
+    await Promise.all(this.lanes.map((l) => l.conn.end()));
   }
 }

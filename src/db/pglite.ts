@@ -37,6 +37,7 @@ export async function createPglite(opts: DatabaseOptions): Promise<Database> {
     kind: 'pglite',
     withOrg: (orgId, work) => (assertOrgId(orgId), run(orgId, work)),
     withOrgStatement: (orgId, work) => (assertOrgId(orgId), run(orgId, work)),
+    withOrgRead: (orgId, work) => (assertOrgId(orgId), run(orgId, work)),
     withoutOrg: (work) => run(null, work),
     migrate: () => migrate(owner),
     loginRole: async () => {

@@ -9,27 +9,32 @@ import {
   type LoginRole,
   type Tx,
 } from './client.js';
+import { ConnectionPool } from './connections.js';
 import { StatementLanes } from './lanes.js';
 import { migrate, type OwnerConnection } from './migrate.js';
 
 type Params = postgres.ParameterOrJSON<never>[] | undefined;
+type Unsafe = (query: string, params: Params) => ReturnType<postgres.Sql['unsafe']>;
 
 const LANES = 4;
 const LANE_STATEMENT_TIMEOUT_MS = 5_000;
+const MORE_THAN_ONE = 'withOrgStatement: the work ran more than one statement';
 
-/** PostgreSQL through postgres.js: a pool for general transactions, lanes for single statements. */
+/** PostgreSQL: transactions on connections lent one at a time, reads also on shared lanes. */
 export async function createPostgres(url: string, opts: DatabaseOptions): Promise<Database> {
-  const client = postgres(url, {
-    max: opts.poolSize ?? 10,
-    onnotice: () => {},
-    connection: { application_name: 'bastion' },
-  });
-  drizzle({ client }); // installs drizzle's date parsers on the client; reserved connections share them
+  // Pings, role checks; and the client drizzle installs its date parsers on.
+  const client = postgres(url, { max: 1, fetch_types: false, onnotice: () => {} });
+  drizzle({ client });
+  const pool = new ConnectionPool(url, opts.poolSize ?? 10);
+  for (const c of pool.all) c.shareParsers(client);
   const dialect = new PgDialect();
-  const drizzleOver = (session: Pick<postgres.Sql, 'unsafe'>): Tx =>
+  // Drizzle over our own statement sender. Drizzle sends queries unnamed unless built with
+  // .prepare(name), which makes PostgreSQL parse and plan each one every time; every
+  // statement here is named (cached per connection by postgres.js).
+  const drizzleOver = (unsafe: Unsafe): Tx =>
     new PostgresJsDatabase(
       dialect,
-      new PostgresJsSession(session as postgres.Sql, dialect, undefined),
+      new PostgresJsSession({ unsafe } as unknown as postgres.Sql, dialect, undefined),
       undefined,
     );
 
@@ -48,71 +53,79 @@ export async function createPostgres(url: string, opts: DatabaseOptions): Promis
   lanes?.shareParsers(client);
 
   /**
-   * A transaction on a connection of its own: BEGIN and the scope are pipelined with the
-   * work's first statement, so they cost no extra round trip. If BEGIN or the scope fails,
-   * the statements behind it fail too (the transaction is aborted): none runs unscoped.
-   * Drizzle sends queries unnamed unless built with .prepare(name), which would make
-   * PostgreSQL parse and plan each one every time; here every statement is named (cached
-   * per connection by postgres.js). With `single`, COMMIT is queued right behind the one
-   * statement (postgres.js sends a connection's queries in call order) and a second
-   * statement, which would run after COMMIT, throws instead.
+   * One transaction on a connection of its own. BEGIN and the scope are pipelined with the
+   * work's first statement; if either fails, the statements behind it fail too (the
+   * transaction is aborted), so none runs unscoped. With `single`, COMMIT is queued right
+   * behind the one statement and a second statement, which would run after COMMIT, throws.
+   * Nothing is queued once the connection has dropped (it would run on the new connection,
+   * outside this transaction) or once the transaction is over.
    */
   const exclusive = async <T>(
     orgId: string | null,
     work: (tx: Tx) => Promise<T>,
     single: boolean,
   ): Promise<T> => {
-    const conn = await client.reserve();
+    const conn = await pool.acquire();
+    const { sql } = conn;
+    const generation = conn.generation;
+    let finished = false;
+    const usable = () => {
+      if (finished) throw new Error('the transaction is over');
+      if (conn.generation !== generation) throw new Error('the connection was lost');
+    };
     try {
       const ready = Promise.all([
-        conn`begin`.execute(),
-        conn.unsafe(SCOPE_SQL, [orgId ?? ''], { prepare: true }).execute(),
+        sql`begin`.execute(),
+        sql.unsafe(SCOPE_SQL, [orgId ?? ''], { prepare: true }).execute(),
       ]);
       ready.catch(() => {}); // awaited below; keeps an early failure from being "unhandled"
       let commit: Promise<unknown> | undefined;
       let statements = 0;
-      const tx = drizzleOver({
-        unsafe: ((query: string, params: Params) => {
-          if (single && statements > 0) throw new Error(MORE_THAN_ONE);
-          statements++;
-          const pending = conn.unsafe(query, params, { prepare: true });
-          if (single) {
-            void pending.execute(); // drizzle awaits `pending` itself
-            commit = conn`commit`.execute();
-            commit.catch(() => {});
-          }
-          return pending;
-        }) as postgres.Sql['unsafe'],
+      const tx = drizzleOver((query, params) => {
+        usable();
+        if (single && statements > 0) throw new Error(MORE_THAN_ONE);
+        statements++;
+        const pending = sql.unsafe(query, params, { prepare: true });
+        if (single) {
+          void pending.execute(); // drizzle awaits `pending` itself
+          commit = sql`commit`.execute();
+          commit.catch(() => {});
+        }
+        return pending;
       });
       try {
         const result = await work(tx);
         await ready;
-        await (commit ?? conn`commit`);
+        if (!commit) {
+          usable();
+          commit = sql`commit`.execute();
+        }
+        await commit;
         return result;
       } catch (err) {
-        await (commit ?? conn`rollback`).catch(() => {});
+        if (commit) await commit.catch(() => {});
+        else if (conn.generation === generation) await sql`rollback`.catch(() => {});
         await ready; // a failed BEGIN/scope is the real cause; report it first
         throw err;
       }
     } finally {
-      conn.release();
+      finished = true;
+      pool.release(conn);
     }
   };
 
-  /** A single-statement transaction on a shared lane (see lanes.ts). */
+  /** A single-statement read on a shared lane (see lanes.ts). */
   const onLane = async <T>(
     laneSet: StatementLanes,
     orgId: string,
     work: (tx: Tx) => Promise<T>,
   ): Promise<T> => {
     let done: Promise<unknown> | undefined;
-    const tx = drizzleOver({
-      unsafe: ((query: string, params: Params) => {
-        if (done) throw new Error(MORE_THAN_ONE);
-        const group = laneSet.send(orgId, query, params);
-        done = group.done;
-        return group.statement;
-      }) as postgres.Sql['unsafe'],
+    const tx = drizzleOver((query, params) => {
+      if (done) throw new Error(MORE_THAN_ONE);
+      const group = laneSet.read(orgId, query, params);
+      done = group.done;
+      return group.statement;
     });
     try {
       return await work(tx);
@@ -142,7 +155,8 @@ export async function createPostgres(url: string, opts: DatabaseOptions): Promis
   return {
     kind: 'postgres',
     withOrg: (orgId, work) => (assertOrgId(orgId), exclusive(orgId, work, false)),
-    withOrgStatement: (orgId, work) => (
+    withOrgStatement: (orgId, work) => (assertOrgId(orgId), exclusive(orgId, work, true)),
+    withOrgRead: (orgId, work) => (
       assertOrgId(orgId),
       lanes ? onLane(lanes, orgId, work) : exclusive(orgId, work, true)
     ),
@@ -153,9 +167,7 @@ export async function createPostgres(url: string, opts: DatabaseOptions): Promis
       await client`select 1`;
     },
     close: async () => {
-      await Promise.all([client.end({ timeout: 5 }), lanes?.close()]);
+      await Promise.all([client.end({ timeout: 5 }), pool.end(), lanes?.close()]);
     },
   };
 }
-
-const MORE_THAN_ONE = 'withOrgStatement: the work ran more than one statement';

@@ -16,6 +16,18 @@ BEGIN
   CREATE ROLE bastion_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
+-- A bastion_app that already existed is accepted only if it is as powerless as the one
+-- created above: every request runs as this role, so its privileges are RLS's limits.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bastion_app' AND (rolsuper OR rolbypassrls)) THEN
+    RAISE EXCEPTION 'role bastion_app must be neither superuser nor BYPASSRLS';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
+             WHERE r.rolname = 'bastion_app') THEN
+    RAISE EXCEPTION 'role bastion_app must not be a member of other roles';
+  END IF;
+END $$;
 
 CREATE TABLE organizations (
   id uuid PRIMARY KEY,

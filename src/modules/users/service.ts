@@ -1,0 +1,153 @@
+import type { FastifyRequest } from 'fastify';
+import { requestOrigin } from '../../audit/request.js';
+import { hasRole, principalOf } from '../../auth/guard.js';
+import { assertAcceptablePassword, hashPassword } from '../../auth/passwords.js';
+import type { AppContext } from '../../context.js';
+import type { Tx } from '../../db/client.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import type { Role } from '../../db/schema.js';
+import { AppError, notFound } from '../../security/errors.js';
+import * as repo from './repo.js';
+import { assertAnotherOwnerRemains, assertMayGrant, assertMayManage } from './rules.js';
+import type { UserCreate, UserOut, UserPatch } from './schema.js';
+
+/** Who acts, from where: the common part of every audit record of a request. */
+export function actorOf(request: FastifyRequest) {
+  const p = principalOf(request);
+  return {
+    ...p,
+    audit: {
+      orgId: p.orgId,
+      actorId: p.userId,
+      targetType: 'user',
+      ...requestOrigin(request),
+    },
+  };
+}
+type Actor = ReturnType<typeof actorOf>;
+
+/** Emails are unique across the server (sign-in is by email alone): a duplicate is a 409. */
+async function uniqueEmail<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    if (isUniqueViolation(err, 'users_email_key')) {
+      throw new AppError('conflict', 'An account with this email already exists');
+    }
+    throw err;
+  }
+}
+
+/**
+ * Locks the organization's membership and re-reads the caller's role from the database: the
+ * session's role may be seconds old, and a just-demoted admin must not finish a change.
+ */
+async function lockedActorRole(tx: Tx, actor: Actor): Promise<Role> {
+  await repo.lockOrganization(tx, actor.orgId);
+  const me = await repo.get(tx, actor.orgId, actor.userId);
+  if (!me) throw new AppError('unauthorized');
+  if (!hasRole(me.role, 'admin')) throw new AppError('forbidden');
+  return me.role;
+}
+
+/** Hashing happens before the transaction: argon2 must not hold the organization's lock. */
+async function newHash(password: string | undefined): Promise<string | undefined> {
+  if (password === undefined) return undefined;
+  assertAcceptablePassword(password);
+  return hashPassword(password);
+}
+
+export async function createMember(ctx: AppContext, actor: Actor, body: UserCreate) {
+  assertMayGrant(actor.role, body.role);
+  const passwordHash = (await newHash(body.password))!;
+  return uniqueEmail(
+    ctx.db.withOrg(actor.orgId, async (tx) => {
+      assertMayGrant(await lockedActorRole(tx, actor), body.role);
+      const { email, name, role } = body;
+      const user = await repo.insert(tx, actor.orgId, { email, name, role, passwordHash });
+      await ctx.audit.record(tx, {
+        ...actor.audit,
+        action: 'user.created',
+        targetId: user.id,
+        metadata: { role },
+      });
+      return user;
+    }),
+  );
+}
+
+export async function updateMember(
+  ctx: AppContext,
+  actor: Actor,
+  id: string,
+  body: UserPatch,
+): Promise<UserOut> {
+  const { password, ...fields } = body;
+  if (fields.role) assertMayGrant(actor.role, fields.role);
+  const passwordHash = await newHash(password);
+  const { before, after } = await uniqueEmail(
+    ctx.db.withOrg(actor.orgId, async (tx) => {
+      const actorRole = await lockedActorRole(tx, actor);
+      const target = await repo.get(tx, actor.orgId, id);
+      if (!target) throw notFound();
+      assertMayManage(actorRole, target.role);
+      if (fields.role) assertMayGrant(actorRole, fields.role);
+      if (target.role === 'owner' && fields.role && fields.role !== 'owner') {
+        await assertAnotherOwnerRemains(tx, actor.orgId);
+      }
+      const set = { ...fields, ...(passwordHash ? { passwordHash } : {}) };
+      const updated = (await repo.update(tx, actor.orgId, id, set))!;
+      await auditChanges(ctx, tx, actor, target, updated, password !== undefined);
+      return { before: target, after: updated };
+    }),
+  );
+  // After commit: the next request of this member sees the new role, not a cached one.
+  if (before.role !== after.role) await ctx.sessions.forgetUser(id);
+  if (passwordHash) {
+    // A password set for someone ends every session they hold; one's own keeps this one.
+    const keep = id === actor.userId ? actor.sessionId : undefined;
+    await ctx.sessions.revokeUser(actor.orgId, id, 'password_changed', keep);
+  }
+  return after;
+}
+
+/** One audit record per kind of change; field names only, never a password or its hash. */
+async function auditChanges(
+  ctx: AppContext,
+  tx: Tx,
+  actor: Actor,
+  before: UserOut,
+  after: UserOut,
+  passwordChanged: boolean,
+) {
+  const base = { ...actor.audit, targetId: after.id };
+  if (before.role !== after.role) {
+    const metadata = { from: before.role, to: after.role };
+    await ctx.audit.record(tx, { ...base, action: 'user.role_changed', metadata });
+  }
+  const fields = (['email', 'name'] as const).filter((f) => before[f] !== after[f]);
+  if (fields.length > 0) {
+    await ctx.audit.record(tx, { ...base, action: 'user.updated', metadata: { fields } });
+  }
+  if (passwordChanged) await ctx.audit.record(tx, { ...base, action: 'user.password_changed' });
+}
+
+export async function deleteMember(ctx: AppContext, actor: Actor, id: string): Promise<void> {
+  await ctx.db.withOrg(actor.orgId, async (tx) => {
+    const actorRole = await lockedActorRole(tx, actor);
+    const target = await repo.get(tx, actor.orgId, id);
+    if (!target) throw notFound();
+    assertMayManage(actorRole, target.role);
+    if (target.role === 'owner') await assertAnotherOwnerRemains(tx, actor.orgId);
+    await repo.remove(tx, actor.orgId, id);
+    await ctx.audit.record(tx, {
+      ...actor.audit,
+      action: 'user.deleted',
+      targetId: id,
+      metadata: { role: target.role },
+    });
+  });
+  // Their sessions go with the row (ON DELETE CASCADE); this also drops cached checks so a
+  // token already in flight is refused on the very next request.
+  await ctx.sessions.revokeUser(actor.orgId, id, 'user_deleted');
+}

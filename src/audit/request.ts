@@ -1,0 +1,64 @@
+import type { FastifyRequest } from 'fastify';
+import type { AuditEntry, SecurityEvent } from './log.js';
+
+/** Where a request came from, as the audit trail records it. */
+export interface RequestOrigin {
+  ip: string;
+  userAgent: string | null;
+  requestId: string;
+}
+
+/**
+ * request.ip honours X-Forwarded-For only under TRUST_PROXY (app.ts), so a client cannot
+ * write someone else's address into the log.
+ */
+export function requestOrigin(request: FastifyRequest): RequestOrigin {
+  const ua = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof ua === 'string' ? ua : null, requestId: request.id };
+}
+
+export interface AuditFields {
+  action: string;
+  targetType?: string;
+  targetId?: string | null;
+  metadata?: Record<string, unknown>;
+  /** Defaults to the signed-in principal's organization (e.g. give it at sign-in). */
+  orgId?: string;
+  /** Defaults to the signed-in principal's user; null for actions of no user. */
+  actorId?: string | null;
+}
+
+/**
+ * An audit entry for what this request did: organization and actor from the verified
+ * credential (never from the body), plus ip, user agent and request id.
+ */
+export function auditEntry(request: FastifyRequest, fields: AuditFields): AuditEntry {
+  const { orgId, actorId, ...rest } = fields;
+  const org = orgId ?? request.principal?.orgId;
+  if (!org) throw new Error('auditEntry: no organization (no principal and none given)');
+  return {
+    ...rest,
+    orgId: org,
+    actorId: actorId === undefined ? (request.principal?.userId ?? null) : actorId,
+    ...requestOrigin(request),
+  };
+}
+
+export interface SecurityFields {
+  type: string;
+  /** Defaults to the principal's organization, else unknown (null). */
+  orgId?: string | null;
+  userId?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+/** A security event for this request, with its ip, user agent and request id. */
+export function securityEventFrom(request: FastifyRequest, fields: SecurityFields): SecurityEvent {
+  const { orgId, userId, ...rest } = fields;
+  return {
+    ...rest,
+    orgId: orgId === undefined ? (request.principal?.orgId ?? null) : orgId,
+    userId: userId === undefined ? (request.principal?.userId ?? null) : userId,
+    ...requestOrigin(request),
+  };
+}

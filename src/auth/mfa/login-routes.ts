@@ -1,0 +1,75 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { AppError } from '../../security/errors.js';
+import { AUTH_IP } from '../../security/rate-limit.js';
+import { authModeHeaders, sessionOut } from '../schema.js';
+import { startSession } from '../sign-in.js';
+import { completeChallenge } from './challenge.js';
+import { wrongCode } from './factor.js';
+import { originOf } from './origin.js';
+import { loginMfaBody } from './schema.js';
+
+/**
+ * The second step of sign-in. Public: the caller holds only the mfaToken that /auth/login
+ * answered with, and no session, cookie or token exists until the code is proven.
+ */
+export const loginMfaRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { audit } = app.ctx;
+
+  app.post(
+    '/auth/login/mfa',
+    {
+      config: { access: 'public', rateLimit: AUTH_IP },
+      schema: {
+        tags: ['auth'],
+        summary: 'Second sign-in step: the mfaToken from /auth/login and a code',
+        body: loginMfaBody,
+        headers: authModeHeaders,
+        response: { 200: sessionOut },
+      },
+    },
+    async (request, reply) => {
+      const origin = originOf(request);
+      const result = await completeChallenge(app.ctx, { ...request.body, origin });
+      if (result.ok) {
+        return startSession(
+          app.ctx,
+          request,
+          reply,
+          { orgId: result.orgId, userId: result.userId },
+          200,
+        );
+      }
+      const ended = result.reason === 'ended' || (result.reason !== 'throttled' && result.ended);
+      await audit.securityEvent({
+        orgId: result.orgId ?? null,
+        userId: result.userId ?? null,
+        type:
+          result.reason === 'throttled'
+            ? 'mfa_throttled'
+            : ended
+              ? 'mfa_challenge_ended'
+              : 'mfa_failed',
+        ...origin,
+        metadata: { reason: result.reason },
+      });
+      if (result.reason === 'throttled') {
+        throw new AppError(
+          'rate_limited',
+          'Too many wrong codes; try again later',
+          undefined,
+          undefined,
+          {
+            'retry-after': String(result.retryAfterSeconds),
+          },
+        );
+      }
+      if (ended) {
+        throw new AppError(
+          'invalid_mfa_code',
+          'This sign-in has ended; sign in again with your password',
+        );
+      }
+      throw wrongCode();
+    },
+  );
+};

@@ -14,7 +14,9 @@ import { SessionCookies } from './auth/cookies.js';
 import { mfaRoutes } from './auth/mfa/routes.js';
 import { registerAuthGuard } from './auth/guard.js';
 import { prepareDummyHash } from './auth/passwords.js';
+import { LoginLockout } from './auth/lockout.js';
 import { authRoutes } from './auth/routes.js';
+import { sessionRoutes } from './auth/session-routes.js';
 import { SessionService } from './auth/sessions.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
@@ -22,13 +24,17 @@ import { Keyring } from './crypto/keyring.js';
 import type { AppContext } from './context.js';
 import type { Database } from './db/client.js';
 import { loggerOptions } from './infra/logger.js';
+import { memoryCounters, redisCounters } from './infra/counters.js';
 import { registerMetrics } from './infra/metrics.js';
+import { memoryBus, redisBus } from './infra/pubsub.js';
 import { opsRoutes } from './infra/ops-routes.js';
 import type { Redis } from './infra/redis.js';
 import { customerRoutes } from './modules/customers/routes.js';
 import { userRoutes } from './modules/users/routes.js';
+import { organizationRoutes } from './modules/organization/routes.js';
 import { frameworkErrors, registerErrorHandling } from './security/errors.js';
 import { registerJsonParser } from './security/json-body.js';
+import { registerRateLimits } from './security/rate-limit.js';
 import { requestIdFrom } from './security/request-id.js';
 
 export interface AppDeps {
@@ -89,12 +95,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Tier 2: the application's services.
   void prepareDummyHash();
   const tokens = new TokenService(config.jwtSecret);
+  const redis = deps.redis ?? null;
+  const counters = redis ? redisCounters(redis) : memoryCounters();
+  const bus = redis && config.redisUrl ? await redisBus(config.redisUrl, redis) : memoryBus();
+  const sessions = new SessionService(db, config.session, bus, (err) =>
+    base.log.warn({ err }, 'session revocation broadcast failed'),
+  );
+  await sessions.start();
+  base.addHook('onClose', () => bus.close());
   const ctx: AppContext = {
     config,
     db,
-    redis: deps.redis ?? null,
+    redis,
     tokens,
-    sessions: new SessionService(db, config.session),
+    sessions,
+    counters,
+    lockout: new LoginLockout(counters, config),
     cookies: new SessionCookies(config.cookieSecure),
     audit: new AuditLog(db),
     keyring: new Keyring(config.encryptionKeys),
@@ -128,9 +144,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         cookies: ctx.cookies,
         trustedOrigins: new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins]),
       });
+      registerRateLimits(api, counters, config);
       await api.register(authRoutes);
+      await api.register(sessionRoutes);
       await api.register(mfaRoutes);
       await api.register(userRoutes);
+      await api.register(organizationRoutes);
       await api.register(auditRoutes);
       await api.register(customerRoutes);
     },

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerAuditCommands } from './audit/cli.js';
 import { ConfigError, loadConfig } from './config.js';
+import { registerKeyCommands } from './crypto/cli.js';
 import { openDatabase } from './server.js';
 
 const program = new Command('bastion').description('Bastion server administration');
@@ -17,6 +19,9 @@ program
       await db.close();
     }
   });
+
+registerAuditCommands(program);
+registerKeyCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const message =

@@ -1,10 +1,12 @@
 import type { AuditLog } from './audit/log.js';
 import type { SessionCookies } from './auth/cookies.js';
+import type { LoginLockout } from './auth/lockout.js';
 import type { SessionService } from './auth/sessions.js';
 import type { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import type { Keyring } from './crypto/keyring.js';
 import type { Database } from './db/client.js';
+import type { Counters } from './infra/counters.js';
 import type { Redis } from './infra/redis.js';
 
 /** What route plugins reach through `app.ctx`: built once in app.ts. */
@@ -14,6 +16,8 @@ export interface AppContext {
   redis: Redis | null;
   tokens: TokenService;
   sessions: SessionService;
+  counters: Counters;
+  lockout: LoginLockout;
   cookies: SessionCookies;
   audit: AuditLog;
   keyring: Keyring;

@@ -11,6 +11,8 @@ export type Access = 'public' | Role;
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;
+    /** Reachable by a member whose organization requires MFA before they enrolled. */
+    allowWithoutMfa?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -90,6 +92,12 @@ export function registerAuthGuard(app: FastifyInstance, deps: GuardDeps): void {
       }
     }
 
+    if (principal.mfaPending && !request.routeOptions.config.allowWithoutMfa) {
+      throw new AppError(
+        'forbidden',
+        'Your organization requires two-factor authentication: enroll first (/api/v1/auth/mfa/totp/setup)',
+      );
+    }
     if (!hasRole(principal.role, access)) throw new AppError('forbidden');
     request.principal = principal;
     request.credential = credential;

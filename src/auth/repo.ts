@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { rows, type Tx } from '../db/client.js';
 import { organizations, users, type Role } from '../db/schema.js';
 
@@ -47,11 +47,23 @@ export async function insertUser(
 }
 
 /** The user and their organization, as the API shows them (RLS scopes both to the org). */
-export async function userWithOrganization(tx: Tx, userId: string) {
+export async function userWithOrganization(tx: Tx, orgId: string, userId: string) {
   const [row] = await tx
     .select({ user: userColumns, organization: orgColumns })
     .from(users)
     .innerJoin(organizations, eq(organizations.id, users.organizationId))
-    .where(eq(users.id, userId));
+    .where(and(eq(users.organizationId, orgId), eq(users.id, userId)));
   return row;
+}
+
+export async function passwordHashOf(tx: Tx, userId: string): Promise<string | undefined> {
+  const [row] = await tx
+    .select({ hash: users.passwordHash })
+    .from(users)
+    .where(eq(users.id, userId));
+  return row?.hash;
+}
+
+export async function setPasswordHash(tx: Tx, userId: string, passwordHash: string) {
+  await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
 }

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { randomBytes } from 'node:crypto';
 import { isUniqueViolation } from '../db/errors.js';
@@ -6,9 +7,23 @@ import { AppError } from '../security/errors.js';
 import { principalOf } from './guard.js';
 import { assertAcceptablePassword, hashPassword, verifyPassword } from './passwords.js';
 import * as repo from './repo.js';
-import { authModeHeaders, loginBody, meOut, registerBody, sessionOut } from './schema.js';
+import { AUTH_IP } from '../security/rate-limit.js';
+import {
+  authModeHeaders,
+  loginBody,
+  meOut,
+  passwordBody,
+  refreshBody,
+  refreshOut,
+  registerBody,
+  revokedOut,
+  sessionOut,
+} from './schema.js';
+import { lockedOut } from './lockout.js';
+import { rotateRefreshToken } from './refresh.js';
+import { ACCESS_TTL_SECONDS } from './tokens.js';
 import { mfaChallenge } from './mfa/challenge.js';
-import { startSession } from './sign-in.js';
+import { startSession, wantsTokens } from './sign-in.js';
 
 /** A URL-safe slug from the organization's name, made unique by a random suffix. */
 function slugFor(name: string): string {
@@ -21,19 +36,28 @@ function slugFor(name: string): string {
   return `${base || 'org'}-${randomBytes(4).toString('hex')}`;
 }
 
+/** Where a request came from, for audit rows and security events. */
+const origin = (request: FastifyRequest) => ({
+  ip: request.ip,
+  userAgent: request.headers['user-agent'] ?? null,
+  requestId: request.id,
+});
+
 /**
- * Identity routes. Everything here is public except what needs a session; the per-IP auth
- * rate limit and the per-email lockout arrive with the identity issue.
+ * Identity routes: each is limited per client address (AUTH_IP); sign-in also per email
+ * (the lockout). Register, login and refresh are public and CSRF-exempt by nature (no
+ * session yet); the rest act on the caller's own session.
  */
 export const authRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { db, cookies, config } = app.ctx;
+  const { db, cookies, config, sessions, lockout, audit, tokens } = app.ctx;
+  const tags = ['auth'];
 
   app.post(
     '/auth/register',
     {
-      config: { access: 'public' },
+      config: { access: 'public', rateLimit: AUTH_IP },
       schema: {
-        tags: ['auth'],
+        tags,
         summary: 'Create an organization and its owner, and sign in',
         body: registerBody,
         headers: authModeHeaders,
@@ -64,6 +88,14 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
             role: 'owner',
             passwordHash,
           });
+          await audit.record(tx, {
+            orgId,
+            actorId: userId,
+            action: 'organization.registered',
+            targetType: 'organization',
+            targetId: orgId,
+            ...origin(request),
+          });
         });
       } catch (err) {
         if (isUniqueViolation(err, 'users_email_key')) {
@@ -78,9 +110,9 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/auth/login',
     {
-      config: { access: 'public' },
+      config: { access: 'public', rateLimit: AUTH_IP },
       schema: {
-        tags: ['auth'],
+        tags,
         summary: 'Sign in with email and password',
         body: loginBody,
         headers: authModeHeaders,
@@ -89,27 +121,168 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const { email, password } = request.body;
-      const found = await db.withoutOrg((tx) =>
-        repo.credentialsByEmail(tx, email.trim().toLowerCase()),
-      );
+      const normalized = email.trim().toLowerCase();
+      await lockout.assertOpen(normalized);
+      const found = await db.withoutOrg((tx) => repo.credentialsByEmail(tx, normalized));
       // Always one argon2 verification, also for unknown emails: same answer, same time.
       const ok = await verifyPassword(found?.password_hash, password);
-      if (!ok || !found) throw new AppError('invalid_credentials');
+      if (!ok || !found) {
+        const locked = await lockout.fail(normalized);
+        await audit.securityEvent({
+          orgId: found?.organization_id ?? null,
+          userId: found?.user_id ?? null,
+          type: locked ? 'login_locked' : 'login_failed',
+          ...origin(request),
+        });
+        throw new AppError('invalid_credentials');
+      }
       const who = { userId: found.user_id, orgId: found.organization_id };
       // With a second factor enrolled, no session exists until it is proven.
       const challenge = await mfaChallenge(app.ctx, who);
       if (challenge) throw challenge;
+      await db.withOrg(who.orgId, (tx) =>
+        audit.record(tx, {
+          orgId: who.orgId,
+          actorId: who.userId,
+          action: 'auth.login',
+          ...origin(request),
+        }),
+      );
       return startSession(app.ctx, request, reply, who, 200);
     },
   );
 
   app.post(
+    '/auth/refresh',
+    {
+      config: { access: 'public', rateLimit: AUTH_IP },
+      schema: {
+        tags,
+        summary: 'Trade a refresh token for a new pair; a reused token ends its session',
+        body: refreshBody.nullish(),
+        headers: authModeHeaders,
+        response: { 200: refreshOut },
+      },
+    },
+    async (request, reply) => {
+      const token = wantsTokens(request)
+        ? request.body?.refreshToken
+        : request.cookies[cookies.names.refresh];
+      if (!token) throw new AppError('unauthorized', 'No refresh token');
+      const outcome = await rotateRefreshToken(db, token, config.session);
+      if (outcome.kind === 'invalid') {
+        cookies.clear(reply);
+        throw new AppError('unauthorized');
+      }
+      if (outcome.kind === 'reused') {
+        await sessions.revoke(outcome.orgId, outcome.sessionId, 'refresh_token_reuse');
+        await audit.securityEvent({
+          orgId: outcome.orgId,
+          userId: outcome.userId,
+          type: 'refresh_token_reuse',
+          metadata: { sessionId: outcome.sessionId },
+          ...origin(request),
+        });
+        cookies.clear(reply);
+        throw new AppError(
+          'token_reused',
+          'This refresh token was already used; the session is ended',
+        );
+      }
+      const accessToken = await tokens.signAccess(outcome);
+      reply.header('cache-control', 'no-store');
+      if (wantsTokens(request)) {
+        return { accessToken, refreshToken: outcome.refreshToken, expiresIn: ACCESS_TTL_SECONDS };
+      }
+      const csrfToken = tokens.csrfToken(outcome.sessionId);
+      cookies.set(reply, {
+        accessToken,
+        refreshToken: outcome.refreshToken,
+        csrfToken,
+        refreshMaxAge: config.session.absoluteTtlSeconds,
+      });
+      return { expiresIn: ACCESS_TTL_SECONDS, csrfToken };
+    },
+  );
+
+  app.post(
     '/auth/logout',
-    { config: { access: 'viewer' }, schema: { tags: ['auth'], summary: 'End this session' } },
+    {
+      config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
+      schema: { tags, summary: 'End this session' },
+    },
     async (request, reply) => {
       const p = principalOf(request);
-      await app.ctx.sessions.revoke(p.orgId, p.sessionId, 'logout');
+      await sessions.revoke(p.orgId, p.sessionId, 'logout');
+      await db.withOrg(p.orgId, (tx) =>
+        audit.record(tx, {
+          orgId: p.orgId,
+          actorId: p.userId,
+          action: 'auth.logout',
+          ...origin(request),
+        }),
+      );
       cookies.clear(reply);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/auth/logout-all',
+    {
+      config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
+      schema: { tags, summary: 'End every session of the caller', response: { 200: revokedOut } },
+    },
+    async (request, reply) => {
+      const p = principalOf(request);
+      const revoked = await sessions.revokeUser(p.orgId, p.userId, 'logout_all');
+      await db.withOrg(p.orgId, (tx) =>
+        audit.record(tx, {
+          orgId: p.orgId,
+          actorId: p.userId,
+          action: 'auth.logout_all',
+          metadata: { revoked },
+          ...origin(request),
+        }),
+      );
+      cookies.clear(reply);
+      return { revoked };
+    },
+  );
+
+  app.post(
+    '/auth/password',
+    {
+      config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
+      schema: {
+        tags,
+        summary: 'Change the password; every other session ends',
+        body: passwordBody,
+      },
+    },
+    async (request, reply) => {
+      const p = principalOf(request);
+      const { currentPassword, newPassword } = request.body;
+      const stored = await db.withOrgStatement(p.orgId, (tx) => repo.passwordHashOf(tx, p.userId));
+      if (!(await verifyPassword(stored, currentPassword))) {
+        const locked = await lockout.fail(`user:${p.userId}`);
+        if (locked) throw lockedOut(15 * 60 * 1000);
+        throw new AppError('invalid_credentials', 'The current password is wrong');
+      }
+      assertAcceptablePassword(newPassword);
+      const hash = await hashPassword(newPassword);
+      await db.withOrg(p.orgId, async (tx) => {
+        await repo.setPasswordHash(tx, p.userId, hash);
+        await audit.record(tx, {
+          orgId: p.orgId,
+          actorId: p.userId,
+          action: 'auth.password_changed',
+          targetType: 'user',
+          targetId: p.userId,
+          ...origin(request),
+        });
+      });
+      await sessions.revokeUser(p.orgId, p.userId, 'password_changed', p.sessionId);
       return reply.code(204).send();
     },
   );
@@ -117,17 +290,13 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/auth/me',
     {
-      config: { access: 'viewer' },
-      schema: {
-        tags: ['auth'],
-        summary: 'The signed-in user and organization',
-        response: { 200: meOut },
-      },
+      config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
+      schema: { tags, summary: 'The signed-in user and organization', response: { 200: meOut } },
     },
     async (request) => {
       const p = principalOf(request);
-      const profile = await db.withOrgStatement(p.orgId, (tx) =>
-        repo.userWithOrganization(tx, p.userId),
+      const profile = await db.withOrgRead(p.orgId, (tx) =>
+        repo.userWithOrganization(tx, p.orgId, p.userId),
       );
       if (!profile) throw new AppError('unauthorized');
       return { ...profile, sessionId: p.sessionId };

@@ -38,3 +38,25 @@ export const meOut = z.object({
   organization: organizationOut,
   sessionId: z.uuid(),
 });
+
+export const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(200) }).partial();
+
+export const refreshOut = z.object({
+  expiresIn: z.number().int(),
+  csrfToken: z.string().optional(),
+  accessToken: z.string().optional(),
+  refreshToken: z.string().optional(),
+});
+
+export const passwordBody = z.strictObject({ currentPassword: password, newPassword: password });
+
+export const revokedOut = z.object({ revoked: z.number().int() });
+
+export const sessionItem = z.object({
+  id: z.uuid(),
+  createdAt: z.iso.datetime({ offset: true }),
+  lastUsedAt: z.iso.datetime({ offset: true }),
+  ip: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  current: z.boolean(),
+});

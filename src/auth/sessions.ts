@@ -1,7 +1,8 @@
-import { and, eq, gt, isNull, ne } from 'drizzle-orm';
+import { and, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../db/client.js';
+import type { Bus } from '../infra/pubsub.js';
 import { uuidv7 } from '../db/ids.js';
-import { refreshTokens, sessions, users, type Role } from '../db/schema.js';
+import { organizations, refreshTokens, sessions, users, type Role } from '../db/schema.js';
 import { newRefreshToken } from './tokens.js';
 
 export interface Principal {
@@ -9,6 +10,8 @@ export interface Principal {
   orgId: string;
   sessionId: string;
   role: Role;
+  /** The organization requires a second factor and this member has none yet. */
+  mfaPending: boolean;
 }
 
 export interface SessionLifetimes {
@@ -58,9 +61,14 @@ export async function createSession(
 async function loadLive(tx: Tx, sessionId: string, userId: string) {
   const now = new Date();
   const [row] = await tx
-    .select({ role: users.role, lastUsedAt: sessions.lastUsedAt })
+    .select({
+      role: users.role,
+      lastUsedAt: sessions.lastUsedAt,
+      mfaPending: sql<boolean>`(${organizations.requireMfa} and not ${users.mfaEnabled})`,
+    })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
+    .innerJoin(organizations, eq(organizations.id, sessions.organizationId))
     .where(
       and(
         eq(sessions.id, sessionId),
@@ -79,10 +87,15 @@ const CACHE_TTL_MS = 5_000;
 const TOUCH_AFTER_MS = 60_000;
 const CACHE_MAX = 50_000;
 
+/** Revocations travel on this channel so every instance drops its cached checks at once. */
+const CHANNEL = 'bastion:sessions:revoked';
+type Revocation = { session: string } | { user: string } | { organization: string };
+
 /**
  * Checks on every request that the token's session is still live. Positive answers are
- * cached for a few seconds; revoking through this service drops the entry at once, so on
- * this instance a logout kills the access token immediately.
+ * cached for a few seconds; a revocation drops the entry here and, over the bus (Redis
+ * pub/sub when configured), on every other instance, so logout, "sign out other devices"
+ * and a role change act on the very next request everywhere.
  */
 export class SessionService {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
@@ -90,7 +103,23 @@ export class SessionService {
   constructor(
     private readonly db: Database,
     private readonly ttl: SessionLifetimes,
+    private readonly bus: Bus,
+    private readonly onBusError: (err: unknown) => void = () => {},
   ) {}
+
+  /** Listens for other instances' revocations. */
+  async start(): Promise<void> {
+    await this.bus.subscribe(CHANNEL, (message) => {
+      try {
+        const r = JSON.parse(message) as Revocation;
+        if ('session' in r) this.cache.delete(r.session);
+        else if ('user' in r) this.drop((p) => p.userId === r.user);
+        else this.drop((p) => p.orgId === r.organization);
+      } catch (err) {
+        this.onBusError(err);
+      }
+    });
+  }
 
   async principal(claims: {
     userId: string;
@@ -119,7 +148,7 @@ export class SessionService {
           })
           .where(eq(sessions.id, claims.sessionId));
       }
-      return { ...claims, role: live.role };
+      return { ...claims, role: live.role, mfaPending: live.mfaPending };
     });
     if (!principal) {
       this.cache.delete(claims.sessionId);
@@ -130,15 +159,29 @@ export class SessionService {
     return principal;
   }
 
+  private drop(which: (p: Principal) => boolean): void {
+    for (const [sid, entry] of this.cache) if (which(entry.principal)) this.cache.delete(sid);
+  }
+
+  /** The revocation is already in the database; the bus only makes it immediate elsewhere. */
+  private async announce(r: Revocation): Promise<void> {
+    await this.bus.publish(CHANNEL, JSON.stringify(r)).catch(this.onBusError);
+  }
+
   /** Drops cached checks of a user's sessions, so a role change applies to the next request. */
-  forgetUser(userId: string): void {
-    for (const [sid, entry] of this.cache)
-      if (entry.principal.userId === userId) this.cache.delete(sid);
+  async forgetUser(userId: string): Promise<void> {
+    this.drop((p) => p.userId === userId);
+    await this.announce({ user: userId });
+  }
+
+  /** The same for every member, after an organization-wide policy change (requireMfa). */
+  async forgetOrganization(orgId: string): Promise<void> {
+    this.drop((p) => p.orgId === orgId);
+    await this.announce({ organization: orgId });
   }
 
   /** Revokes every live session of a user (but `keep`, if given); returns how many. */
   async revokeUser(orgId: string, userId: string, reason: string, keep?: string): Promise<number> {
-    this.forgetUser(userId);
     const revoked = await this.db.withOrg(orgId, (tx) =>
       tx
         .update(sessions)
@@ -152,18 +195,21 @@ export class SessionService {
         )
         .returning({ id: sessions.id }),
     );
-    this.forgetUser(userId);
+    await this.forgetUser(userId);
     return revoked.length;
   }
 
-  async revoke(orgId: string, sessionId: string, reason: string): Promise<void> {
-    this.cache.delete(sessionId);
-    await this.db.withOrg(orgId, (tx) =>
+  /** Revokes one session of the organization; false when there was no live one. */
+  async revoke(orgId: string, sessionId: string, reason: string): Promise<boolean> {
+    const revoked = await this.db.withOrgStatement(orgId, (tx) =>
       tx
         .update(sessions)
         .set({ revokedAt: new Date(), revokedReason: reason })
-        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))),
+        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+        .returning({ id: sessions.id }),
     );
     this.cache.delete(sessionId);
+    await this.announce({ session: sessionId });
+    return revoked.length > 0;
   }
 }

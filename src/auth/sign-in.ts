@@ -27,7 +27,7 @@ export async function startSession(
       { ...who, ip: request.ip, userAgent: request.headers['user-agent'] },
       config.session,
     ),
-    profile: await repo.userWithOrganization(tx, who.userId),
+    profile: await repo.userWithOrganization(tx, who.orgId, who.userId),
   }));
   if (!profile) throw new AppError('invalid_credentials');
   const accessToken = await tokens.signAccess({ ...who, sessionId: session.sessionId });

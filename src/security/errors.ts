@@ -40,6 +40,8 @@ export class AppError extends Error {
     readonly detail?: string,
     readonly errors?: FieldError[],
     readonly extra?: Record<string, unknown>,
+    /** Response headers that belong to the problem, e.g. Retry-After on a 429. */
+    readonly headers?: Record<string, string>,
   ) {
     super(detail ?? problems[code].title);
     this.name = 'AppError';
@@ -57,6 +59,7 @@ export const validationFailed = (errors: FieldError[], detail?: string) =>
 
 export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
   const { title, status } = problems[err.code];
+  if (err.headers) reply.headers(err.headers);
   return reply
     .code(status)
     .type('application/problem+json')

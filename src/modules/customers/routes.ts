@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { auditEntry } from '../../audit/request.js';
 import { principalOf } from '../../auth/guard.js';
+import type { Tx } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { AppError, notFound } from '../../security/errors.js';
 import { idParams, toPage } from '../shared.js';
@@ -30,7 +32,7 @@ async function uniquePhone<T>(write: Promise<T>): Promise<T> {
  * The organization always comes from the verified credential (principal), never the request.
  */
 export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { db } = app.ctx;
+  const { db, audit } = app.ctx;
   const tags = ['customers'];
 
   app.get(
@@ -46,7 +48,11 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { orgId } = principalOf(request);
-      const rows = await db.withOrgStatement(orgId, (tx) => repo.list(tx, orgId, request.query));
+      // A search scans; it gets a connection of its own rather than hold up a shared lane.
+      const list = (tx: Tx) => repo.list(tx, orgId, request.query);
+      const rows = await (request.query.search
+        ? db.withOrgStatement(orgId, list)
+        : db.withOrgRead(orgId, list));
       return toPage(rows, request.query.limit);
     },
   );
@@ -65,7 +71,12 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { orgId } = principalOf(request);
       const created = await uniquePhone(
-        db.withOrgStatement(orgId, (tx) => repo.create(tx, orgId, request.body)),
+        db.withOrg(orgId, async (tx) => {
+          const customer = await repo.create(tx, orgId, request.body);
+          const target = { targetType: 'customer', targetId: customer.id };
+          await audit.record(tx, auditEntry(request, { action: 'customer.created', ...target }));
+          return customer;
+        }),
       );
       return reply.code(201).send(created);
     },
@@ -79,9 +90,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { orgId } = principalOf(request);
-      const found = await db.withOrgStatement(orgId, (tx) =>
-        repo.get(tx, orgId, request.params.id),
-      );
+      const found = await db.withOrgRead(orgId, (tx) => repo.get(tx, orgId, request.params.id));
       if (!found) throw notFound();
       return found;
     },
@@ -102,7 +111,17 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const { orgId } = principalOf(request);
       const updated = await uniquePhone(
-        db.withOrgStatement(orgId, (tx) => repo.update(tx, orgId, request.params.id, request.body)),
+        db.withOrg(orgId, async (tx) => {
+          const customer = await repo.update(tx, orgId, request.params.id, request.body);
+          if (customer) {
+            // Which fields changed, never their values: the log is not a copy of the PII.
+            const fields = Object.keys(request.body);
+            const target = { targetType: 'customer', targetId: customer.id };
+            const entry = { action: 'customer.updated', ...target, metadata: { fields } };
+            await audit.record(tx, auditEntry(request, entry));
+          }
+          return customer;
+        }),
       );
       if (!updated) throw notFound();
       return updated;
@@ -117,9 +136,14 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const { orgId } = principalOf(request);
-      const deleted = await db.withOrgStatement(orgId, (tx) =>
-        repo.remove(tx, orgId, request.params.id),
-      );
+      const deleted = await db.withOrg(orgId, async (tx) => {
+        const removed = await repo.remove(tx, orgId, request.params.id);
+        if (removed) {
+          const target = { targetType: 'customer', targetId: request.params.id };
+          await audit.record(tx, auditEntry(request, { action: 'customer.deleted', ...target }));
+        }
+        return removed;
+      });
       if (!deleted) throw notFound();
       return reply.code(204).send();
     },

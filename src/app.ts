@@ -10,6 +10,8 @@ import {
 } from 'fastify-type-provider-zod';
 import { AuditLog } from './audit/log.js';
 import { auditRoutes } from './audit/routes.js';
+import { apiKeyRoutes } from './auth/api-key-routes.js';
+import { ApiKeyService } from './auth/api-keys.js';
 import { SessionCookies } from './auth/cookies.js';
 import { mfaRoutes } from './auth/mfa/routes.js';
 import { registerAuthGuard } from './auth/guard.js';
@@ -102,6 +104,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     base.log.warn({ err }, 'session revocation broadcast failed'),
   );
   await sessions.start();
+  const apiKeys = new ApiKeyService(db, bus);
+  await apiKeys.start();
   base.addHook('onClose', () => bus.close());
   const ctx: AppContext = {
     config,
@@ -109,6 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     redis,
     tokens,
     sessions,
+    apiKeys,
     counters,
     lockout: new LoginLockout(counters, config),
     cookies: new SessionCookies(config.cookieSecure),
@@ -141,12 +146,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerAuthGuard(api, {
         tokens,
         sessions: ctx.sessions,
+        apiKeys,
         cookies: ctx.cookies,
         trustedOrigins: new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins]),
       });
       registerRateLimits(api, counters, config);
       await api.register(authRoutes);
       await api.register(sessionRoutes);
+      await api.register(apiKeyRoutes);
       await api.register(mfaRoutes);
       await api.register(userRoutes);
       await api.register(organizationRoutes);

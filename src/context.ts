@@ -1,4 +1,5 @@
 import type { AuditLog } from './audit/log.js';
+import type { ApiKeyService } from './auth/api-keys.js';
 import type { SessionCookies } from './auth/cookies.js';
 import type { LoginLockout } from './auth/lockout.js';
 import type { SessionService } from './auth/sessions.js';
@@ -16,6 +17,7 @@ export interface AppContext {
   redis: Redis | null;
   tokens: TokenService;
   sessions: SessionService;
+  apiKeys: ApiKeyService;
   counters: Counters;
   lockout: LoginLockout;
   cookies: SessionCookies;

@@ -34,13 +34,17 @@ export interface AuditFields {
  */
 export function auditEntry(request: FastifyRequest, fields: AuditFields): AuditEntry {
   const { orgId, actorId, ...rest } = fields;
-  const org = orgId ?? request.principal?.orgId;
+  const org = orgId ?? request.principal?.orgId ?? request.apiKey?.orgId;
   if (!org) throw new Error('auditEntry: no organization (no principal and none given)');
   return {
     ...rest,
     orgId: org,
-    actorId: actorId === undefined ? (request.principal?.userId ?? null) : actorId,
+    actorId:
+      actorId === undefined
+        ? (request.principal?.userId ?? request.apiKey?.createdBy ?? null)
+        : actorId,
     ...requestOrigin(request),
+    ...(request.apiKey ? { metadata: { ...rest.metadata, apiKeyId: request.apiKey.keyId } } : {}),
   };
 }
 

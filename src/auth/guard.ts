@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { roles, type Role } from '../db/schema.js';
 import { AppError } from '../security/errors.js';
 import type { SessionCookies } from './cookies.js';
+import type { Scope } from '../db/schema/api-keys.js';
+import { API_KEY_PREFIX, type ApiKeyPrincipal, type ApiKeyService } from './api-keys.js';
 import type { Principal, SessionService } from './sessions.js';
 import type { TokenService } from './tokens.js';
 
@@ -13,11 +15,16 @@ declare module 'fastify' {
     access?: Access;
     /** Reachable by a member whose organization requires MFA before they enrolled. */
     allowWithoutMfa?: boolean;
+    /** The scope an API key needs here; routes without one are closed to API keys. */
+    scope?: Scope;
   }
   interface FastifyRequest {
+    /** The signed-in member (session credential), if any. */
     principal: Principal | null;
+    /** The API key the request authenticated with, if any. */
+    apiKey: ApiKeyPrincipal | null;
     /** How the request authenticated; cookie requests are the ones CSRF can forge. */
-    credential: 'cookie' | 'bearer' | null;
+    credential: 'cookie' | 'bearer' | 'api-key' | null;
   }
 }
 
@@ -30,6 +37,7 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export interface GuardDeps {
   tokens: TokenService;
   sessions: SessionService;
+  apiKeys: ApiKeyService;
   cookies: SessionCookies;
   /** Origins allowed to send cookie-authenticated requests: our own and ALLOWED_ORIGINS. */
   trustedOrigins: ReadonlySet<string>;
@@ -49,6 +57,7 @@ function bearer(request: FastifyRequest): string | undefined | null {
  */
 export function registerAuthGuard(app: FastifyInstance, deps: GuardDeps): void {
   app.decorateRequest('principal', null);
+  app.decorateRequest('apiKey', null);
   app.decorateRequest('credential', null);
 
   app.addHook('onRoute', (route) => {
@@ -64,6 +73,16 @@ export function registerAuthGuard(app: FastifyInstance, deps: GuardDeps): void {
 
     const fromHeader = bearer(request);
     if (fromHeader === null) throw new AppError('unauthorized');
+    if (fromHeader?.startsWith(API_KEY_PREFIX)) {
+      // API keys: header-only (never CSRF-able), scoped, and only where a route names a scope.
+      const key = await deps.apiKeys.principal(fromHeader);
+      if (!key) throw new AppError('unauthorized');
+      const scope = request.routeOptions.config.scope;
+      if (!scope || !key.scopes.includes(scope)) throw new AppError('insufficient_scope');
+      request.apiKey = key;
+      request.credential = 'api-key';
+      return;
+    }
     const token = fromHeader ?? deps.cookies.accessToken(request);
     if (!token) throw new AppError('unauthorized');
     const credential = fromHeader ? 'bearer' : 'cookie';
@@ -104,7 +123,15 @@ export function registerAuthGuard(app: FastifyInstance, deps: GuardDeps): void {
   });
 }
 
-/** The authenticated principal of a route that is not public. */
+/** The organization and acting member of a request, whether a member or an API key made it. */
+export function tenantOf(request: FastifyRequest): { orgId: string; actorId: string | null } {
+  if (request.principal)
+    return { orgId: request.principal.orgId, actorId: request.principal.userId };
+  if (request.apiKey) return { orgId: request.apiKey.orgId, actorId: request.apiKey.createdBy };
+  throw new AppError('unauthorized');
+}
+
+/** The signed-in member of a route that is not public (API keys never reach these). */
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new AppError('unauthorized');
   return request.principal;

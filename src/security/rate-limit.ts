@@ -26,10 +26,11 @@ export const AUTH_IP: RateLimitRule = {
   by: 'ip',
 };
 
-const keyOf = (rule: RateLimitRule, request: FastifyRequest) =>
-  rule.by === 'credential' && request.principal
-    ? `user:${request.principal.userId}`
-    : `ip:${request.ip}`;
+const keyOf = (rule: RateLimitRule, request: FastifyRequest) => {
+  if (rule.by === 'credential' && request.principal) return `user:${request.principal.userId}`;
+  if (rule.by === 'credential' && request.apiKey) return `key:${request.apiKey.keyId}`;
+  return `ip:${request.ip}`;
+};
 
 /**
  * Enforces each route's declared limit (after authentication, so a credential can be the

@@ -1,10 +1,12 @@
 import foundation from './0001_foundation.js';
 import audit from './0002_audit.js';
 import mfa from './0003_mfa.js';
+import apiKeys from './0004_api_keys.js';
 
 /** Applied in order, each once; never edit one that has shipped, add the next. */
 export const migrations: readonly { id: string; sql: string }[] = [
   { id: '0001_foundation', sql: foundation },
   { id: '0002_audit', sql: audit },
   { id: '0003_mfa', sql: mfa },
+  { id: '0004_api_keys', sql: apiKeys },
 ];

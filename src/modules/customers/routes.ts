@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { auditEntry } from '../../audit/request.js';
-import { principalOf } from '../../auth/guard.js';
+import { tenantOf } from '../../auth/guard.js';
 import type { Tx } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { AppError, notFound } from '../../security/errors.js';
@@ -38,7 +38,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/customers',
     {
-      config: { access: 'viewer' },
+      config: { access: 'viewer', scope: 'customers:read' },
       schema: {
         tags,
         summary: 'List customers, newest first',
@@ -47,7 +47,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const { orgId } = principalOf(request);
+      const { orgId } = tenantOf(request);
       // A search scans; it gets a connection of its own rather than hold up a shared lane.
       const list = (tx: Tx) => repo.list(tx, orgId, request.query);
       const rows = await (request.query.search
@@ -60,7 +60,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/customers',
     {
-      config: { access: 'agent' },
+      config: { access: 'agent', scope: 'customers:write' },
       schema: {
         tags,
         summary: 'Create a customer',
@@ -69,7 +69,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { orgId } = principalOf(request);
+      const { orgId } = tenantOf(request);
       const created = await uniquePhone(
         db.withOrg(orgId, async (tx) => {
           const customer = await repo.create(tx, orgId, request.body);
@@ -85,11 +85,11 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/customers/:id',
     {
-      config: { access: 'viewer' },
+      config: { access: 'viewer', scope: 'customers:read' },
       schema: { tags, summary: 'Get a customer', params: idParams, response: { 200: customerOut } },
     },
     async (request) => {
-      const { orgId } = principalOf(request);
+      const { orgId } = tenantOf(request);
       const found = await db.withOrgRead(orgId, (tx) => repo.get(tx, orgId, request.params.id));
       if (!found) throw notFound();
       return found;
@@ -99,7 +99,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
   app.patch(
     '/customers/:id',
     {
-      config: { access: 'agent' },
+      config: { access: 'agent', scope: 'customers:write' },
       schema: {
         tags,
         summary: 'Update a customer',
@@ -109,7 +109,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const { orgId } = principalOf(request);
+      const { orgId } = tenantOf(request);
       const updated = await uniquePhone(
         db.withOrg(orgId, async (tx) => {
           const customer = await repo.update(tx, orgId, request.params.id, request.body);
@@ -131,11 +131,11 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
   app.delete(
     '/customers/:id',
     {
-      config: { access: 'agent' },
+      config: { access: 'agent', scope: 'customers:write' },
       schema: { tags, summary: 'Delete a customer', params: idParams },
     },
     async (request, reply) => {
-      const { orgId } = principalOf(request);
+      const { orgId } = tenantOf(request);
       const deleted = await db.withOrg(orgId, async (tx) => {
         const removed = await repo.remove(tx, orgId, request.params.id);
         if (removed) {

@@ -148,9 +148,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         sessions: ctx.sessions,
         apiKeys,
         cookies: ctx.cookies,
+        audit: ctx.audit,
         trustedOrigins: new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins]),
       });
-      registerRateLimits(api, counters, config);
+      registerRateLimits(api, counters, config, ctx.audit);
       await api.register(authRoutes);
       await api.register(sessionRoutes);
       await api.register(apiKeyRoutes);

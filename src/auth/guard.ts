@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { roles, type Role } from '../db/schema.js';
+import type { AuditLog } from '../audit/log.js';
+import { securityEventFrom } from '../audit/request.js';
 import { AppError } from '../security/errors.js';
 import type { SessionCookies } from './cookies.js';
 import type { Scope } from '../db/schema/api-keys.js';
@@ -41,6 +43,22 @@ export interface GuardDeps {
   cookies: SessionCookies;
   /** Origins allowed to send cookie-authenticated requests: our own and ALLOWED_ORIGINS. */
   trustedOrigins: ReadonlySet<string>;
+  audit: AuditLog;
+}
+
+/** Records a refused forgery; a failing event store must not turn the refusal into a 500. */
+async function refused(
+  request: FastifyRequest,
+  deps: GuardDeps,
+  who: { orgId: string; userId: string },
+  type: string,
+  metadata: Record<string, unknown>,
+) {
+  await deps.audit
+    .securityEvent(
+      securityEventFrom(request, { type, orgId: who.orgId, userId: who.userId, metadata }),
+    )
+    .catch((err: unknown) => request.log.warn({ err }, 'security event not recorded'));
 }
 
 function bearer(request: FastifyRequest): string | undefined | null {
@@ -98,6 +116,9 @@ export function registerAuthGuard(app: FastifyInstance, deps: GuardDeps): void {
     if (credential === 'cookie') {
       const origin = request.headers.origin;
       if (origin !== undefined && !deps.trustedOrigins.has(origin)) {
+        await refused(request, deps, claims, 'cross_origin_refused', {
+          origin: origin.slice(0, 200),
+        });
         throw new AppError('csrf_failed', 'This origin may not send authenticated requests');
       }
       if (UNSAFE.has(request.method)) {
@@ -106,6 +127,7 @@ export function registerAuthGuard(app: FastifyInstance, deps: GuardDeps): void {
           typeof presented !== 'string' ||
           !deps.tokens.csrfMatches(claims.sessionId, presented)
         ) {
+          await refused(request, deps, claims, 'csrf_failed', {});
           throw new AppError('csrf_failed', 'Missing or wrong X-CSRF-Token');
         }
       }

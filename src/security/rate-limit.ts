@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditLog } from '../audit/log.js';
+import { securityEventFrom } from '../audit/request.js';
 import type { Config } from '../config.js';
 import type { Counters } from '../infra/counters.js';
 import { AppError } from './errors.js';
@@ -38,7 +40,12 @@ const keyOf = (rule: RateLimitRule, request: FastifyRequest) => {
  * unreachable the request is refused (503): a limit that silently stops counting is how
  * brute force gets through.
  */
-export function registerRateLimits(app: FastifyInstance, counters: Counters, config: Config) {
+export function registerRateLimits(
+  app: FastifyInstance,
+  counters: Counters,
+  config: Config,
+  audit: AuditLog,
+) {
   app.addHook('onRequest', async (request, reply) => {
     const rule = request.routeOptions.config.rateLimit;
     if (!rule) return;
@@ -56,6 +63,18 @@ export function registerRateLimits(app: FastifyInstance, counters: Counters, con
       'ratelimit-remaining': String(Math.max(0, max - hit.count)),
       'ratelimit-reset': reset,
     });
+    if (hit.count === max + 1) {
+      // Sampled: the first refusal of a window is recorded, not every one of a flood.
+      await audit
+        .securityEvent(
+          securityEventFrom(request, {
+            type: 'rate_limited',
+            orgId: request.principal?.orgId ?? request.apiKey?.orgId ?? null,
+            metadata: { bucket: rule.bucket },
+          }),
+        )
+        .catch((err: unknown) => request.log.warn({ err }, 'security event not recorded'));
+    }
     if (hit.count > max) {
       throw new AppError('rate_limited', undefined, undefined, undefined, { 'retry-after': reset });
     }

@@ -44,7 +44,10 @@ export function auditEntry(request: FastifyRequest, fields: AuditFields): AuditE
         ? (request.principal?.userId ?? request.apiKey?.createdBy ?? null)
         : actorId,
     ...requestOrigin(request),
-    ...(request.apiKey ? { metadata: { ...rest.metadata, apiKeyId: request.apiKey.keyId } } : {}),
+    // "via", not "apiKeyId": metadata keys naming keys or tokens are stripped as secrets.
+    ...(request.apiKey
+      ? { metadata: { ...rest.metadata, via: 'api_key', viaId: request.apiKey.keyId } }
+      : {}),
   };
 }
 

@@ -33,6 +33,8 @@ const CHANNEL = 'bastion:api-keys:revoked';
  */
 export class ApiKeyService {
   private readonly cache = new Map<string, { principal: ApiKeyPrincipal; until: number }>();
+  /** Bumped by every revocation: a lookup that raced one is not cached (see sessions.ts). */
+  private epoch = 0;
 
   constructor(
     private readonly db: Database,
@@ -44,6 +46,7 @@ export class ApiKeyService {
   }
 
   private drop(keyId: string): void {
+    this.epoch++;
     for (const [hash, entry] of this.cache) {
       if (entry.principal.keyId === keyId) this.cache.delete(hash);
     }
@@ -55,6 +58,7 @@ export class ApiKeyService {
     const now = Date.now();
     const hit = this.cache.get(cacheKey);
     if (hit && hit.until > now) return hit.principal;
+    const epoch = this.epoch;
     const [owner] = await this.db.withoutOrg((tx) =>
       rows<{ api_key_id: string; organization_id: string }>(
         tx,
@@ -89,6 +93,7 @@ export class ApiKeyService {
     };
     // Never trust the cache past the key's own expiry.
     const until = Math.min(now + CACHE_TTL_MS, key.expiresAt?.getTime() ?? Infinity);
+    if (epoch !== this.epoch) return principal;
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(cacheKey, { principal, until });
     return principal;

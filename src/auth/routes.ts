@@ -19,7 +19,6 @@ import {
   revokedOut,
   sessionOut,
 } from './schema.js';
-import { lockedOut } from './lockout.js';
 import { rotateRefreshToken } from './refresh.js';
 import { ACCESS_TTL_SECONDS } from './tokens.js';
 import { mfaChallenge } from './mfa/challenge.js';
@@ -122,20 +121,20 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { email, password } = request.body;
       const normalized = email.trim().toLowerCase();
-      await lockout.assertOpen(normalized);
+      const { last } = await lockout.attempt(normalized);
       const found = await db.withoutOrg((tx) => repo.credentialsByEmail(tx, normalized));
       // Always one argon2 verification, also for unknown emails: same answer, same time.
       const ok = await verifyPassword(found?.password_hash, password);
       if (!ok || !found) {
-        const locked = await lockout.fail(normalized);
         await audit.securityEvent({
           orgId: found?.organization_id ?? null,
           userId: found?.user_id ?? null,
-          type: locked ? 'login_locked' : 'login_failed',
+          type: last ? 'login_locked' : 'login_failed',
           ...origin(request),
         });
         throw new AppError('invalid_credentials');
       }
+      await lockout.succeeded(normalized);
       const who = { userId: found.user_id, orgId: found.organization_id };
       // With a second factor enrolled, no session exists until it is proven.
       const challenge = await mfaChallenge(app.ctx, who);
@@ -263,12 +262,12 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const p = principalOf(request);
       const { currentPassword, newPassword } = request.body;
+      await lockout.attempt(`user:${p.userId}`);
       const stored = await db.withOrgStatement(p.orgId, (tx) => repo.passwordHashOf(tx, p.userId));
       if (!(await verifyPassword(stored, currentPassword))) {
-        const locked = await lockout.fail(`user:${p.userId}`);
-        if (locked) throw lockedOut(15 * 60 * 1000);
         throw new AppError('invalid_credentials', 'The current password is wrong');
       }
+      await lockout.succeeded(`user:${p.userId}`);
       assertAcceptablePassword(newPassword);
       const hash = await hashPassword(newPassword);
       await db.withOrg(p.orgId, async (tx) => {

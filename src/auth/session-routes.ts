@@ -1,6 +1,7 @@
 import { and, desc, eq, gt, isNull } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { auditEntry } from '../audit/request.js';
 import { sessions } from '../db/schema.js';
 import { idParams } from '../modules/shared.js';
 import { notFound } from '../security/errors.js';
@@ -79,6 +80,16 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       );
       if (!mine) throw notFound();
       await service.revoke(p.orgId, mine.id, 'terminated');
+      await db.withOrg(p.orgId, (tx) =>
+        app.ctx.audit.record(
+          tx,
+          auditEntry(request, {
+            action: 'session.terminated',
+            targetType: 'session',
+            targetId: mine.id,
+          }),
+        ),
+      );
       if (mine.id === p.sessionId) app.ctx.cookies.clear(reply);
       return reply.code(204).send();
     },
@@ -93,6 +104,12 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const p = principalOf(request);
       const revoked = await service.revokeUser(p.orgId, p.userId, 'terminated', p.sessionId);
+      await db.withOrg(p.orgId, (tx) =>
+        app.ctx.audit.record(
+          tx,
+          auditEntry(request, { action: 'session.terminated_others', metadata: { revoked } }),
+        ),
+      );
       return { revoked };
     },
   );

@@ -99,6 +99,12 @@ type Revocation = { session: string } | { user: string } | { organization: strin
  */
 export class SessionService {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
+  /**
+   * Bumped by every revocation seen here. A check that read the database while one arrived
+   * may have read the row before the revocation committed: its answer is used once but
+   * not cached, so it cannot outlive the revocation.
+   */
+  private epoch = 0;
 
   constructor(
     private readonly db: Database,
@@ -112,7 +118,7 @@ export class SessionService {
     await this.bus.subscribe(CHANNEL, (message) => {
       try {
         const r = JSON.parse(message) as Revocation;
-        if ('session' in r) this.cache.delete(r.session);
+        if ('session' in r) this.dropSession(r.session);
         else if ('user' in r) this.drop((p) => p.userId === r.user);
         else this.drop((p) => p.orgId === r.organization);
       } catch (err) {
@@ -136,6 +142,7 @@ export class SessionService {
     ) {
       return hit.principal;
     }
+    const epoch = this.epoch;
     const principal = await this.db.withOrg(claims.orgId, async (tx) => {
       const live = await loadLive(tx, claims.sessionId, claims.userId);
       if (!live) return null;
@@ -154,13 +161,20 @@ export class SessionService {
       this.cache.delete(claims.sessionId);
       return null;
     }
+    if (epoch !== this.epoch) return principal;
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(claims.sessionId, { principal, until: now + CACHE_TTL_MS });
     return principal;
   }
 
   private drop(which: (p: Principal) => boolean): void {
+    this.epoch++;
     for (const [sid, entry] of this.cache) if (which(entry.principal)) this.cache.delete(sid);
+  }
+
+  private dropSession(sessionId: string): void {
+    this.epoch++;
+    this.cache.delete(sessionId);
   }
 
   /** The revocation is already in the database; the bus only makes it immediate elsewhere. */
@@ -208,7 +222,7 @@ export class SessionService {
         .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
         .returning({ id: sessions.id }),
     );
-    this.cache.delete(sessionId);
+    this.dropSession(sessionId);
     await this.announce({ session: sessionId });
     return revoked.length > 0;
   }

@@ -38,6 +38,33 @@ describe('online guessing', () => {
     expect((await login(bystander.email, PASSWORD)).statusCode).toBe(200);
   });
 
+  it('lets no more than five guesses of a parallel burst reach the password check', async () => {
+    const m = await registerOrg(t.app);
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => login(m.email, `parallel-guess-${i}-xxxxxxxx`)),
+    );
+    expect(burst.filter((r) => r.statusCode === 401)).toHaveLength(5);
+    expect(burst.filter((r) => r.statusCode === 429)).toHaveLength(15);
+    expect((await login(m.email, PASSWORD)).statusCode).toBe(429);
+  });
+
+  it('makes a stolen session no password oracle: password changes share the limit', async () => {
+    const m = await registerOrg(t.app);
+    const change = (currentPassword: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/password',
+        headers: m.auth,
+        payload: { currentPassword, newPassword: 'orchard-velvet-compass-77-slowly' },
+      });
+    const burst = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => change(`not-it-${i}-xxxxxxxxxxxx`)),
+    );
+    expect(burst.filter((r) => r.statusCode === 401)).toHaveLength(5);
+    expect(burst.filter((r) => r.statusCode === 429)).toHaveLength(3);
+    expect((await change(PASSWORD)).statusCode).toBe(429);
+  });
+
   it('locks unknown emails the same way (no enumeration by lockout)', async () => {
     const email = `ghost-${Date.now()}@example.test`;
     for (let i = 0; i < 5; i++)

@@ -89,6 +89,9 @@ export async function completeChallenge(
       return { ok: false, reason: 'ended', orgId, userId };
     }
 
+    // The per-user count is read under the user's TOTP row lock, so parallel guesses over
+    // many challenges queue here and each sees the failures of the ones before it.
+    await repo.lockTotp(tx, orgId, userId);
     const recent = await challenges.failuresSince(
       tx,
       orgId,

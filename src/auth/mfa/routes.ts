@@ -114,6 +114,8 @@ export const mfaRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { orgId, userId } = principalOf(request);
       const origin = originOf(request);
+      // Shared with password changes: a stolen session cannot guess its way to either.
+      await app.ctx.lockout.attempt(`user:${userId}`);
       const account = await db.withOrgStatement(orgId, (tx) =>
         repo.passwordHashOf(tx, orgId, userId),
       );
@@ -154,6 +156,7 @@ export const mfaRoutes: FastifyPluginAsyncZod = async (app) => {
         });
         throw wrongCode();
       }
+      await app.ctx.lockout.succeeded(`user:${userId}`);
       await sessions.forgetUser(userId);
       return reply.code(204).send();
     },

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -98,6 +99,56 @@ export async function waitHealthy(child: Child, url: string, timeoutMs = 60_000)
   throw new Error(`${child.name}: ${url} not 200 within ${timeoutMs} ms:\n${child.tail()}`);
 }
 
+/** The first of these variables that is set (callers know at least one is). */
+export function firstEnv(...names: string[]): string {
+  return names.map((n) => process.env[n]).find((v) => v) ?? '';
+}
+
+/** Only the named variables reach the children: the bench's own environment stays out. */
+export function pass(...names: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    const v = process.env[n];
+    if (v) out[n] = v;
+  }
+  return out;
+}
+
+/**
+ * Spawns the built server (`node dist/main.js`) on a free port with fresh secrets, its own
+ * DATA_DIR under `work`, the database/Redis variables of the bench's environment, and `env`
+ * on top. The caller owns the child (stop it) and waits for health.
+ */
+export async function startServer(
+  name: string,
+  work: string,
+  env: Record<string, string>,
+): Promise<{ child: Child; base: string }> {
+  const port = await freePort();
+  const child = startNode(name, ['dist/main.js'], {
+    ...pass(
+      'PATH',
+      'HOME',
+      'TMPDIR',
+      'DATABASE_URL',
+      'DATABASE_MIGRATION_URL',
+      'REDIS_URL',
+      // libuv's pool runs argon2 (and WebCrypto): the login flood depends on its size.
+      'UV_THREADPOOL_SIZE',
+    ),
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    COOKIE_SECURE: 'false',
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    DATA_DIR: join(work, `data-${name.replace(/\W+/g, '-')}`),
+    ...env,
+  });
+  return { child, base: `http://127.0.0.1:${port}` };
+}
+
 // ---------------------------------------------------------------- HTTP
 
 interface JsonReply {
@@ -168,6 +219,9 @@ export async function mapLimit<T, R>(
 export interface Org {
   id: string;
   token: string;
+  /** The owner's credentials (the login flood tries wrong passwords for real accounts too). */
+  email: string;
+  password: string;
 }
 
 export interface SeededCustomer {
@@ -189,22 +243,35 @@ function password(): string {
   return `${word()}-${word()}-${word()}-${randomInt(1e6, 1e7)}`;
 }
 
-/** Registers an organization and signs its owner in with a bearer token, like an API client. */
-export async function registerOrg(base: string, label: string): Promise<Org> {
+/**
+ * Registers an organization and signs its owner in with a bearer token, like an API client.
+ * `headers` go with both requests (the login-limit phase sends its own X-Forwarded-For).
+ */
+export async function registerOrg(
+  base: string,
+  label: string,
+  headers: Record<string, string> = {},
+): Promise<Org> {
   const email = `bench-${label}-${randomBytes(6).toString('hex')}@example.com`;
   const pw = password();
   const reg = await call(`${base}/api/v1/auth/register`, {
     method: 'POST',
+    headers,
     json: { organizationName: `Bench ${label}`, name: `Bench ${label} owner`, email, password: pw },
   });
   expectStatus(`register ${label}`, reg, 201);
   const login = await call(`${base}/api/v1/auth/login`, {
     method: 'POST',
-    headers: { 'x-auth-mode': 'token' },
+    headers: { ...headers, 'x-auth-mode': 'token' },
     json: { email, password: pw },
   });
   expectStatus(`login ${label}`, login, 200);
-  return { id: str(reg, 'organization.id'), token: str(login, 'accessToken') };
+  return {
+    id: str(reg, 'organization.id'),
+    token: str(login, 'accessToken'),
+    email,
+    password: pw,
+  };
 }
 
 export async function seedCustomers(
@@ -227,6 +294,9 @@ export async function seedCustomers(
     return { id: str(reply, 'id'), organizationId: org.id, name, phone };
   });
 }
+
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
 
 // Math.random, not crypto: this runs once per benchmark request and only spreads the load.
 export function pick<T>(items: readonly T[]): T {

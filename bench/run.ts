@@ -5,85 +5,62 @@
  * scenario saw errors or non-2xx replies (a broken bench must be visible); it never judges
  * the figures themselves.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import {
   ROOT,
   call,
+  firstEnv,
   freePort,
+  pass,
   pick,
   registerOrg,
   seedCustomers,
   startNode,
+  startServer,
   stop,
   waitHealthy,
   type Child,
   type Org,
   type SeededCustomer,
 } from './lib.js';
+import {
+  benchAddress,
+  loginFlood,
+  loginLimits,
+  type FloodSummary,
+  type LimitsSummary,
+  type ReaderFigures,
+} from './login.js';
+import {
+  CONNECTIONS,
+  DURATION,
+  measureReads,
+  table,
+  type Measured,
+  type Target,
+} from './measure.js';
 
 const CUSTOMERS_PER_ORG = 5000;
 const SEED_CONCURRENCY = 32;
-const CONNECTIONS = 50;
-const WARMUP_SECONDS = 2;
-const DURATION = Number(process.env.BENCH_DURATION ?? 10);
-if (!Number.isFinite(DURATION) || DURATION <= 0) throw new Error('BENCH_DURATION: seconds > 0');
 
-interface Target {
-  path: string;
-  headers: Record<string, string>;
-}
+/** Scenario groups, selectable with BENCH_ONLY (comma-separated); all by default. */
+const GROUPS = ['health', 'customers', 'baseline', 'flood'] as const;
+type Group = (typeof GROUPS)[number];
+const isGroup = (g: string): g is Group => (GROUPS as readonly string[]).includes(g);
 
-interface Scenario {
-  name: string;
-  base: string;
-  targets: Target[];
-}
-
-interface Measured {
-  name: string;
-  reqPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  requests: number;
-  non2xx: number;
-  errors: number;
-}
-
-async function cannon(s: Scenario, seconds: number): Promise<autocannon.Result> {
-  return autocannon({
-    url: s.base,
-    connections: CONNECTIONS,
-    duration: seconds,
-    // One request template; each send picks a random target (id and its org's token).
-    requests: [
-      {
-        method: 'GET',
-        setupRequest: (req) => {
-          const t = pick(s.targets);
-          return { ...req, path: t.path, headers: t.headers };
-        },
-      },
-    ],
-  });
-}
-
-async function measure(s: Scenario): Promise<Measured> {
-  process.stderr.write(`  ${s.name}: warm-up ${WARMUP_SECONDS} s, run ${DURATION} s\n`);
-  await cannon(s, WARMUP_SECONDS); // JIT, pools and caches settle; not reported
-  const r = await cannon(s, DURATION);
-  return {
-    name: s.name,
-    reqPerSec: r.requests.mean,
-    p50Ms: r.latency.p50,
-    p99Ms: r.latency.p99,
-    requests: r.requests.total,
-    non2xx: r.non2xx,
-    errors: r.errors,
-  };
+function selected(): Set<Group> {
+  const raw = (process.env.BENCH_ONLY ?? '')
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
+  if (raw.length === 0) return new Set(GROUPS);
+  const unknown = raw.filter((g) => !isGroup(g));
+  if (unknown.length > 0) {
+    throw new Error(`BENCH_ONLY: unknown ${unknown.join(', ')} (use ${GROUPS.join(', ')})`);
+  }
+  return new Set(raw.filter(isGroup));
 }
 
 /** A sample of ids must answer 200 before we trust the numbers; a wrong token must be 404. */
@@ -100,58 +77,43 @@ async function verify(base: string, sample: Target[], label: string, crossOrg?: 
   }
 }
 
-function table(rows: Measured[]): string {
-  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors'];
-  const body = rows.map((r) => [
-    r.name,
-    r.reqPerSec.toFixed(0),
-    r.p50Ms.toFixed(1),
-    r.p99Ms.toFixed(1),
-    String(r.non2xx),
-    String(r.errors),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]?.length ?? 0)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
-      .join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
-}
-
 async function main(): Promise<number> {
+  const only = selected();
   const database = process.env.DATABASE_URL ? 'postgresql' : 'pglite';
   const redis = process.env.REDIS_URL ? 'redis' : 'memory';
   const work = mkdtempSync(join(tmpdir(), 'bastion-bench-'));
   const children: Child[] = [];
   try {
-    const port = await freePort();
-    const server = startNode('server', ['dist/main.js'], {
-      ...pass('PATH', 'HOME', 'TMPDIR', 'DATABASE_URL', 'DATABASE_MIGRATION_URL', 'REDIS_URL'),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'warn',
-      COOKIE_SECURE: 'false',
-      JWT_SECRET: randomBytes(48).toString('base64url'),
-      ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-      DATA_DIR: join(work, 'data'),
+    const { child: server, base } = await startServer('server', work, {
       // Once rate limits are enforced, the default (1000 per 15 min per user) would turn the
       // seeding and the run into 429s: the bench measures the limiter's cost, not its refusals.
       RATE_LIMIT_MAX: '1000000000',
+      // The login flood measures argon2 under load, not the limiter's cheap 429s (the per-address
+      // limit and the per-email lockout would answer almost at once): both lifted here, only
+      // /auth/* uses them. The limits themselves are measured on a second server (defaults).
+      RATE_LIMIT_AUTH_IP_MAX: '1000000000',
+      RATE_LIMIT_LOGIN_FAILURES: '1000000000',
     });
     children.push(server);
-    const base = `http://127.0.0.1:${port}`;
-    process.stderr.write(`bench: ${database} + ${redis}; starting server (pid ${server.pid})\n`);
+    process.stderr.write(
+      `bench: ${database} + ${redis}; only ${[...only].join(', ')}; ` +
+        `starting server (pid ${server.pid})\n`,
+    );
     await waitHealthy(server, `${base}/health`);
 
+    const needRows = only.has('customers') || only.has('baseline') || only.has('flood');
     const seedStart = Date.now();
-    const orgs: Org[] = [await registerOrg(base, 'a'), await registerOrg(base, 'b')];
+    const orgs: Org[] = needRows
+      ? [await registerOrg(base, 'a'), await registerOrg(base, 'b')]
+      : [];
     const customers: SeededCustomer[] = [];
     for (const org of orgs) {
       customers.push(...(await seedCustomers(base, org, CUSTOMERS_PER_ORG, SEED_CONCURRENCY)));
     }
     const seedSeconds = (Date.now() - seedStart) / 1000;
-    process.stderr.write(`bench: seeded ${customers.length} customers in ${seedSeconds} s\n`);
+    if (needRows) {
+      process.stderr.write(`bench: seeded ${customers.length} customers in ${seedSeconds} s\n`);
+    }
 
     const tokens = new Map(orgs.map((o) => [o.id, o.token]));
     const secured: Target[] = customers.map((c) => ({
@@ -160,84 +122,113 @@ async function main(): Promise<number> {
     }));
     const [a, b] = orgs;
     const firstB = customers.find((c) => c.organizationId === b?.id);
-    await verify(
-      base,
-      Array.from({ length: 20 }, () => pick(secured)),
-      'server',
-      firstB &&
-        a && {
-          path: `/api/v1/customers/${firstB.id}`,
-          headers: { authorization: `Bearer ${a.token}` },
-        },
-    );
-
-    const rowsFile = join(work, 'rows.json');
-    writeFileSync(rowsFile, JSON.stringify(customers));
-    // On PostgreSQL two baselines: node-postgres (`pg`, the issue's "bare node:http + pg")
-    // and postgres.js (the server's own driver, which pipelines: a much faster baseline).
-    const drivers =
-      database === 'postgresql' ? (['pg', 'postgres.js'] as const) : (['pglite'] as const);
-    const baselines: { name: string; base: string; targets: Target[] }[] = [];
-    const bare: Target[] = customers.map((c) => ({ path: `/customers/${c.id}`, headers: {} }));
-    for (const driver of drivers) {
-      const basePort = await freePort();
-      const baseline = startNode(
-        `baseline ${driver}`,
-        ['--import', 'tsx', 'bench/baseline-server.ts'],
-        {
-          ...pass('PATH', 'HOME', 'TMPDIR'),
-          PORT: String(basePort),
-          BASELINE_DRIVER: driver,
-          // The server's login role (DATABASE_URL) is subject to RLS and, with no organization
-          // set, sees no rows at all; a "no security" baseline needs a role that bypasses RLS,
-          // by default the migration (owner) role. Override with BASELINE_DATABASE_URL.
-          ...(database === 'postgresql'
-            ? {
-                BASELINE_DATABASE_URL: firstEnv(
-                  'BASELINE_DATABASE_URL',
-                  'DATABASE_MIGRATION_URL',
-                  'DATABASE_URL',
-                ),
-              }
-            : { BASELINE_ROWS_FILE: rowsFile }),
-        },
-      );
-      children.push(baseline);
-      const baseUrl = `http://127.0.0.1:${basePort}`;
-      await waitHealthy(baseline, `${baseUrl}/health`);
+    if (needRows) {
       await verify(
-        baseUrl,
-        Array.from({ length: 20 }, () => pick(bare)),
-        `baseline ${driver}`,
+        base,
+        Array.from({ length: 20 }, () => pick(secured)),
+        'server',
+        firstB &&
+          a && {
+            path: `/api/v1/customers/${firstB.id}`,
+            headers: { authorization: `Bearer ${a.token}` },
+          },
       );
-      baselines.push({
-        name: `baseline (${driver}) GET /customers/:id`,
-        base: baseUrl,
-        targets: bare,
-      });
+    }
+
+    const baselines: { name: string; base: string; targets: Target[] }[] = [];
+    if (only.has('baseline')) {
+      const rowsFile = join(work, 'rows.json');
+      writeFileSync(rowsFile, JSON.stringify(customers));
+      // On PostgreSQL two baselines: node-postgres (`pg`, the issue's "bare node:http + pg")
+      // and postgres.js (the server's own driver, which pipelines: a much faster baseline).
+      const drivers =
+        database === 'postgresql' ? (['pg', 'postgres.js'] as const) : (['pglite'] as const);
+      const bare: Target[] = customers.map((c) => ({ path: `/customers/${c.id}`, headers: {} }));
+      for (const driver of drivers) {
+        const basePort = await freePort();
+        const baseline = startNode(
+          `baseline ${driver}`,
+          ['--import', 'tsx', 'bench/baseline-server.ts'],
+          {
+            ...pass('PATH', 'HOME', 'TMPDIR'),
+            PORT: String(basePort),
+            BASELINE_DRIVER: driver,
+            // The server's login role (DATABASE_URL) is subject to RLS and, with no organization
+            // set, sees no rows at all; a "no security" baseline needs a role that bypasses RLS,
+            // by default the migration (owner) role. Override with BASELINE_DATABASE_URL.
+            ...(database === 'postgresql'
+              ? {
+                  BASELINE_DATABASE_URL: firstEnv(
+                    'BASELINE_DATABASE_URL',
+                    'DATABASE_MIGRATION_URL',
+                    'DATABASE_URL',
+                  ),
+                }
+              : { BASELINE_ROWS_FILE: rowsFile }),
+          },
+        );
+        children.push(baseline);
+        const baseUrl = `http://127.0.0.1:${basePort}`;
+        await waitHealthy(baseline, `${baseUrl}/health`);
+        await verify(
+          baseUrl,
+          Array.from({ length: 20 }, () => pick(bare)),
+          `baseline ${driver}`,
+        );
+        baselines.push({
+          name: `baseline (${driver}) GET /customers/:id`,
+          base: baseUrl,
+          targets: bare,
+        });
+      }
     }
 
     const results: Measured[] = [];
-    for (const s of [
-      { name: 'GET /health', base, targets: [{ path: '/health', headers: {} }] },
-      { name: 'GET /api/v1/customers/:id', base, targets: secured },
-      ...baselines,
-    ]) {
-      results.push(await measure(s));
+    if (only.has('health')) {
+      results.push(await measureReads('GET /health', base, [{ path: '/health', headers: {} }]));
     }
-
-    const [, securedRun, ...baselineRuns] = results;
+    const securedRun = only.has('customers')
+      ? await measureReads('GET /api/v1/customers/:id', base, secured)
+      : undefined;
+    if (securedRun) results.push(securedRun);
+    const baselineRuns: Measured[] = [];
+    for (const s of baselines) baselineRuns.push(await measureReads(s.name, s.base, s.targets));
+    results.push(...baselineRuns);
     const ratios = Object.fromEntries(
       baselineRuns.map((b) => [b.name, securedRun ? securedRun.reqPerSec / b.reqPerSec : NaN]),
     );
+
+    let flood: FloodSummary | null = null;
+    let limits: LimitsSummary | null = null;
+    if (only.has('flood')) {
+      const measured = await loginFlood(base, secured, orgs);
+      results.push(...measured.rows);
+      flood = measured.summary;
+      // The limits need their defaults: a second server, started only now and stopped after.
+      const second = await startServer('limits', work, { TRUST_PROXY: '127.0.0.1' });
+      children.push(second.child);
+      process.stderr.write(
+        `bench: second server, default login limits (pid ${second.child.pid})\n`,
+      );
+      await waitHealthy(second.child, `${second.base}/health`);
+      const owner = await registerOrg(second.base, 'c', { 'x-forwarded-for': benchAddress() });
+      const limited = await loginLimits(second.base, owner);
+      results.push(limited.row);
+      limits = limited.summary;
+      await stop(second.child);
+    }
+
     console.log(
       `\ndatabase: ${database}, rate-limit/pub-sub: ${redis}, ` +
-        `${CONNECTIONS} connections, ${DURATION} s per scenario, ${customers.length} customers\n`,
+        `${DURATION} s per scenario, ${customers.length} customers, ` +
+        `${availableParallelism()} CPUs\n`,
     );
     console.log(table(results));
     for (const [name, ratio] of Object.entries(ratios)) {
       console.log(`secured / ${name}, req/s: ${ratio.toFixed(2)}`);
     }
+    if (flood) console.log(describeFlood(flood));
+    if (limits) console.log(describeLimits(limits));
 
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
     const out = join(ROOT, 'bench/results/latest.json');
@@ -249,12 +240,17 @@ async function main(): Promise<number> {
           node: process.version,
           database,
           redis,
+          only: [...only],
+          cpus: availableParallelism(),
+          uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? null,
           connections: CONNECTIONS,
           durationSeconds: DURATION,
           customers: customers.length,
           seedSeconds,
           scenarios: results,
           ratios,
+          loginFlood: flood,
+          loginLimits: limits,
         },
         null,
         2,
@@ -262,29 +258,68 @@ async function main(): Promise<number> {
     );
     console.log(`written ${out}`);
 
-    const broken = results.filter((r) => r.errors > 0 || r.non2xx > 0);
-    for (const r of broken)
-      console.error(`bench: ${r.name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
-    return broken.length > 0 ? 1 : 0;
+    const problems = results
+      .filter((r) => r.errors > 0 || r.unexpected > 0)
+      .map(
+        (r) =>
+          `${r.name}: ${r.errors} errors, ${r.unexpected} replies not ${r.expect} ` +
+          `(${JSON.stringify(r.statusCodes)})`,
+      );
+    if (limits && limits.rejected === 0) problems.push('login limits: no 429 at all');
+    for (const p of problems) console.error(`bench: ${p}`);
+    return problems.length > 0 ? 1 : 0;
   } finally {
     for (const c of children.reverse()) await stop(c);
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-/** The first of these variables that is set (callers know at least one is). */
-function firstEnv(...names: string[]): string {
-  return names.map((n) => process.env[n]).find((v) => v) ?? '';
+const ms = (v: number): string => `${v.toFixed(1)} ms`;
+
+function describeReader(label: string, r: ReaderFigures): string {
+  const loop = r.eventLoopDelay;
+  return (
+    `  ${label}${r.reqPerSec.toFixed(0)} req/s, ` +
+    (r.p50Ms === null || r.p99Ms === null
+      ? `no reply within the run (${r.sent} sent)`
+      : `p50 ${ms(r.p50Ms)}, p99 ${ms(r.p99Ms)}`) +
+    (loop
+      ? `; server event-loop delay p50 ${ms(loop.p50Ms)}, p99 ${ms(loop.p99Ms)}, ` +
+        `max ${ms(loop.maxMs)}`
+      : '')
+  );
 }
 
-/** Only the named variables reach the children: the bench's own environment stays out. */
-function pass(...names: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const n of names) {
-    const v = process.env[n];
-    if (v) out[n] = v;
-  }
-  return out;
+function describeFlood(f: FloodSummary): string {
+  return [
+    '',
+    `login flood, limits off: ${f.floodConnections} connections of wrong-password logins ` +
+      `while ${f.readerConnections} connections read customers`,
+    `  login attempts/s: ${f.attemptsPerSec.toFixed(0)} (${f.attempts} in all, ` +
+      `${f.all401 ? 'all 401' : `NOT all 401: ${JSON.stringify(f.statusCodes)}`})`,
+    describeReader('reader idle:        ', f.readerIdle),
+    describeReader('reader under flood: ', f.readerUnderFlood),
+    `  reader p99 under flood / idle: ${f.p99Ratio === null ? '-' : f.p99Ratio.toFixed(2)} ` +
+      `(target < ${f.p99RatioTarget})`,
+  ].join('\n');
+}
+
+function describeLimits(l: LimitsSummary): string {
+  const others = Object.entries(l.otherStatuses);
+  return [
+    '',
+    `login limits on (server defaults, RateLimit-Limit ${l.announcedLimit ?? '?'}): ` +
+      `${l.connections} connections of wrong-password logins for ${l.seconds} s, one address`,
+    `  401 before the first 429: ${l.acceptedBeforeFirst429} (${l.accepted} in all, ` +
+      `within ${ms(l.acceptedWithinMs)}: ${l.attemptsPerSec.toFixed(0)} attempts/s)`,
+    `  first 429 after ${l.first429AfterMs === null ? '-' : ms(l.first429AfterMs)}; then ` +
+      `${l.rejected} x 429, ${l.rejectedPerSec.toFixed(0)}/s, Retry-After ` +
+      `${l.retryAfterSeconds ?? '-'} s` +
+      (others.length > 0 ? `; other statuses ${JSON.stringify(l.otherStatuses)}` : ''),
+    `  per-email lockout: ${l.lockout.failuresBefore429} x 401, then 429 ` +
+      `(Retry-After ${l.lockout.retryAfterSeconds ?? '-'} s); the right password then: ` +
+      `${l.lockout.rightPasswordStatus}`,
+  ].join('\n');
 }
 
 main().then(

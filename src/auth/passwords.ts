@@ -1,10 +1,33 @@
 import { hash, verify } from '@node-rs/argon2';
 import { dictionary } from '@zxcvbn-ts/language-common';
+import { availableParallelism } from 'node:os';
 import { AppError } from '../security/errors.js';
 
 /** OWASP's argon2id baseline (m=19 MiB, t=2, p=1). Runs on libuv's pool, off the event loop. */
 // algorithm 2 is Algorithm.Argon2id (a const enum, which isolated modules cannot import).
 const ARGON2 = { algorithm: 2 as const, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+
+/**
+ * At most this many argon2 computations at once. libuv runs them on its thread pool (4
+ * threads): on a 2-core machine four hashes starve the event loop and every other request
+ * waits behind a login flood. Leaving a core to the event loop keeps the API answering;
+ * logins queue instead (and the per-address and per-email limits bound that queue).
+ */
+const HASH_SLOTS = Math.max(1, availableParallelism() - 1);
+let busy = 0;
+const waiting: (() => void)[] = [];
+
+async function withHashSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (busy >= HASH_SLOTS) await new Promise<void>((resolve) => waiting.push(resolve));
+  else busy++;
+  try {
+    return await work();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else busy--;
+  }
+}
 
 export const PASSWORD_MIN = 15;
 export const PASSWORD_MAX = 256;
@@ -30,7 +53,8 @@ export function assertAcceptablePassword(password: string): void {
   }
 }
 
-export const hashPassword = (password: string) => hash(password.normalize('NFC'), ARGON2);
+export const hashPassword = (password: string) =>
+  withHashSlot(() => hash(password.normalize('NFC'), ARGON2));
 
 /** A real hash of a random value, verified against when the email is unknown. */
 let dummy: Promise<string> | undefined;
@@ -49,6 +73,6 @@ export async function verifyPassword(
   password: string,
 ): Promise<boolean> {
   const target = stored ?? (await prepareDummyHash());
-  const ok = await verify(target, password.normalize('NFC')).catch(() => false);
+  const ok = await withHashSlot(() => verify(target, password.normalize('NFC'))).catch(() => false);
   return ok && stored !== undefined;
 }

@@ -26,7 +26,6 @@ import { Keyring } from './crypto/keyring.js';
 import type { AppContext } from './context.js';
 import type { Database } from './db/client.js';
 import { loggerOptions } from './infra/logger.js';
-import { memoryCounters, redisCounters } from './infra/counters.js';
 import { registerMetrics } from './infra/metrics.js';
 import { memoryBus, redisBus } from './infra/pubsub.js';
 import { opsRoutes } from './infra/ops-routes.js';
@@ -35,7 +34,17 @@ import { customerRoutes } from './modules/customers/routes.js';
 import { userRoutes } from './modules/users/routes.js';
 import { organizationRoutes } from './modules/organization/routes.js';
 import { frameworkErrors, registerErrorHandling } from './security/errors.js';
+import { registerCors } from './security/cors.js';
+import { CONSOLE_CSP, registerSecurityHeaders, withSecurityHeaders } from './security/headers.js';
+import { refuseTrace, registerHttpsRedirect, trustProxy } from './security/https.js';
 import { registerJsonParser } from './security/json-body.js';
+import {
+  DEFAULT_EDGE_LIMITS,
+  registerEdgeLimits,
+  serverTimeouts,
+  type EdgeLimits,
+} from './security/edge-limits.js';
+import { limitStore } from './security/limit-store.js';
 import { registerRateLimits } from './security/rate-limit.js';
 import { requestIdFrom } from './security/request-id.js';
 
@@ -43,22 +52,11 @@ export interface AppDeps {
   config: Config;
   db: Database;
   redis?: Redis | null;
+  /** Overrides of the edge's timeouts, connection cap and load-shedding threshold. */
+  edgeLimits?: Partial<EdgeLimits>;
 }
 
 const MiB = 1024 * 1024;
-
-/** TRUST_PROXY: a hop count, `true`, or a list of proxy addresses / CIDRs. */
-function trustProxy(
-  value: string | undefined,
-): boolean | string[] | ((addr: string, hop: number) => boolean) {
-  if (value === undefined) return false;
-  if (/^\d+$/.test(value)) {
-    const hops = Number(value);
-    return (_addr, hop) => hop < hops;
-  }
-  if (value === 'true') return true;
-  return value.split(',').map((s) => s.trim());
-}
 
 /**
  * The server, in tiers (STYLE.md): edge (ids, errors, body parsing, cookies) ->
@@ -66,6 +64,7 @@ function trustProxy(
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db } = deps;
+  const edge = { ...DEFAULT_EDGE_LIMITS, ...deps.edgeLimits };
   const base = Fastify({
     logger: loggerOptions(config.logLevel),
     genReqId: requestIdFrom,
@@ -75,10 +74,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
-    frameworkErrors,
-    connectionTimeout: 30_000,
-    requestTimeout: 30_000,
-    keepAliveTimeout: 10_000,
+    frameworkErrors: withSecurityHeaders(frameworkErrors),
+    ...serverTimeouts(edge),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 200 },
   });
 
@@ -88,17 +85,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   base.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  registerSecurityHeaders(base);
+  registerHttpsRedirect(base, config);
+  refuseTrace(base);
+  registerCors(base, config.allowedOrigins);
   registerErrorHandling(base);
   registerJsonParser(base);
   await base.register(cookie);
   const metrics = registerMetrics(base);
+  await registerEdgeLimits(base, edge);
   const app = base.withTypeProvider<ZodTypeProvider>();
 
   // Tier 2: the application's services.
   void prepareDummyHash();
   const tokens = new TokenService(config.jwtSecret);
   const redis = deps.redis ?? null;
-  const counters = redis ? redisCounters(redis) : memoryCounters();
+  const limits = limitStore(redis, base.log);
+  const counters = limits.failClosed;
   const bus = redis && config.redisUrl ? await redisBus(config.redisUrl, redis) : memoryBus();
   const sessions = new SessionService(db, config.session, bus, (err) =>
     base.log.warn({ err }, 'session revocation broadcast failed'),
@@ -136,13 +139,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: CONSOLE_CSP });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // Tier 3: routes.
   await app.register(opsRoutes(metrics));
   await app.register(
     async (api) => {
+      // Before the guard: it turns spent addresses away ahead of any credential lookup.
+      registerRateLimits(api, {
+        store: limits,
+        config,
+        audit: ctx.audit,
+        tokens,
+        cookies: ctx.cookies,
+      });
       registerAuthGuard(api, {
         tokens,
         sessions: ctx.sessions,
@@ -151,7 +162,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         audit: ctx.audit,
         trustedOrigins: new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins]),
       });
-      registerRateLimits(api, counters, config, ctx.audit);
       await api.register(authRoutes);
       await api.register(sessionRoutes);
       await api.register(apiKeyRoutes);

@@ -43,6 +43,41 @@ export function redisCounters(redis: Redis, prefix = 'bastion:rl:'): Counters {
   };
 }
 
+/**
+ * Counts in `shared` while it answers and in `local` while it does not: during a Redis
+ * outage each instance keeps its own windows (a client may get up to N times its budget
+ * across N instances) rather than refusing every request. Counting returns to `shared`
+ * by itself on the first call that succeeds; `onSwitch` hears each change of side.
+ */
+export function fallbackCounters(
+  shared: Counters,
+  local: Counters,
+  onSwitch: (degraded: boolean, err?: unknown) => void,
+): Counters {
+  let degraded = false;
+  const attempt = async <T>(op: (c: Counters) => Promise<T>): Promise<T> => {
+    try {
+      const result = await op(shared);
+      if (degraded) {
+        degraded = false;
+        onSwitch(false);
+      }
+      return result;
+    } catch (err) {
+      if (!degraded) {
+        degraded = true;
+        onSwitch(true, err);
+      }
+      return op(local);
+    }
+  };
+  return {
+    hit: (key, windowMs) => attempt((c) => c.hit(key, windowMs)),
+    peek: (key) => attempt((c) => c.peek(key)),
+    reset: (key) => attempt((c) => c.reset(key)),
+  };
+}
+
 export function memoryCounters(now: () => number = Date.now): Counters {
   const windows = new Map<string, { count: number; resetAt: number }>();
   const current = (key: string) => {

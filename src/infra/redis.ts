@@ -3,15 +3,26 @@ import { Redis as IORedis } from 'ioredis';
 export type Redis = IORedis;
 
 /**
- * The shared Redis connection. Commands fail fast while it is down (no offline queue),
- * so a request never hangs waiting for it; ioredis reconnects by itself.
+ * The shared Redis connection. Commands fail fast while it is down (no offline queue, and
+ * a command timeout for a Redis that accepts but never answers), so a request never hangs
+ * waiting for it; ioredis reconnects by itself, forever, with a capped back-off.
+ *
+ * At start `connect()` is awaited and a configured Redis that does not answer stops the
+ * process, as the database does: a mistyped REDIS_URL must fail the deployment, not run on
+ * per-instance counters unnoticed. After start an outage degrades instead (see
+ * src/security/limit-store.ts) and heals when Redis answers again.
  */
 export function createRedis(url: string): Redis {
-  return new IORedis(url, {
+  const redis = new IORedis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
+    commandTimeout: 1_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });
+  // Outages surface where they matter (the limiter's log lines, /ready), not as ioredis's
+  // "unhandled error event" printed to stderr on every reconnection attempt.
+  redis.on('error', () => {});
+  return redis;
 }

@@ -1,24 +1,39 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/log.js';
 import { securityEventFrom } from '../audit/request.js';
+import { API_KEY_PREFIX } from '../auth/api-keys.js';
+import type { SessionCookies } from '../auth/cookies.js';
+import type { TokenService } from '../auth/tokens.js';
 import type { Config } from '../config.js';
-import type { Counters } from '../infra/counters.js';
+import { AddressBlocks, addressKey } from './addresses.js';
 import { AppError } from './errors.js';
+import type { LimitStore } from './limit-store.js';
 
 /** A limit a route declares in its config: which bucket, how many per window, keyed by whom. */
 export interface RateLimitRule {
   bucket: string;
   max: (config: Config) => number;
   windowMs: (config: Config) => number;
-  /** 'ip': the client address; 'credential': the signed-in user, else the address. */
+  /** 'ip': the client address; 'credential': the signed-in user or API key, else the address. */
   by: 'ip' | 'credential';
+  /** While Redis is down, refuse (503) instead of counting per instance: sign-in defences. */
+  failClosed?: boolean;
 }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
+    /** A limit of this route, counted in addition to GENERAL (which every route has). */
     rateLimit?: RateLimitRule;
   }
 }
+
+/** RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS: every /api/v1 request, per user, API key or address. */
+export const GENERAL: RateLimitRule = {
+  bucket: 'api',
+  max: (c) => c.rateLimit.max,
+  windowMs: (c) => c.rateLimit.windowMs,
+  by: 'credential',
+};
 
 /** `/api/v1/auth/*`: RATE_LIMIT_AUTH_IP_MAX requests per client address per 15 minutes. */
 export const AUTH_IP: RateLimitRule = {
@@ -26,57 +41,141 @@ export const AUTH_IP: RateLimitRule = {
   max: (c) => c.rateLimit.authIpMax,
   windowMs: () => 15 * 60 * 1000,
   by: 'ip',
+  failClosed: true,
 };
 
-const keyOf = (rule: RateLimitRule, request: FastifyRequest) => {
+/** RATE_LIMIT_SEND_MAX messages sent per minute, per user (or API key): the send route. */
+export const SEND: RateLimitRule = {
+  bucket: 'send',
+  max: (c) => c.rateLimit.sendMax,
+  windowMs: () => 60 * 1000,
+  by: 'credential',
+};
+
+/** RATE_LIMIT_UPLOAD_MAX uploads per minute, per user (or API key): the upload routes. */
+export const UPLOAD: RateLimitRule = {
+  bucket: 'upload',
+  max: (c) => c.rateLimit.uploadMax,
+  windowMs: () => 60 * 1000,
+  by: 'credential',
+};
+
+export interface RateLimitDeps {
+  store: LimitStore;
+  config: Config;
+  audit: AuditLog;
+  /** To tell a session token from a made-up one by its signature alone (no lookup). */
+  tokens: TokenService;
+  cookies: SessionCookies;
+}
+
+const clientOf = (rule: RateLimitRule, request: FastifyRequest) => {
   if (rule.by === 'credential' && request.principal) return `user:${request.principal.userId}`;
   if (rule.by === 'credential' && request.apiKey) return `key:${request.apiKey.keyId}`;
-  return `ip:${request.ip}`;
+  return `ip:${addressKey(request.ip)}`;
 };
 
-/**
- * Enforces each route's declared limit (after authentication, so a credential can be the
- * key) with IETF RateLimit-* headers, and Retry-After on 429. If the counter store is
- * unreachable the request is refused (503): a limit that silently stops counting is how
- * brute force gets through.
- */
-export function registerRateLimits(
-  app: FastifyInstance,
-  counters: Counters,
-  config: Config,
-  audit: AuditLog,
-) {
-  app.addHook('onRequest', async (request, reply) => {
-    const rule = request.routeOptions.config.rateLimit;
-    if (!rule) return;
-    const max = rule.max(config);
-    let hit;
-    try {
-      hit = await counters.hit(`${rule.bucket}:${keyOf(rule, request)}`, rule.windowMs(config));
-    } catch (err) {
-      request.log.error({ err }, 'rate-limit store unavailable');
-      throw new AppError('unavailable', 'Rate limiting is unavailable; try again shortly');
-    }
-    const reset = String(Math.max(1, Math.ceil(hit.resetMs / 1000)));
-    reply.headers({
-      'ratelimit-limit': String(max),
-      'ratelimit-remaining': String(Math.max(0, max - hit.count)),
-      'ratelimit-reset': reset,
-    });
-    if (hit.count === max + 1) {
-      // Sampled: the first refusal of a window is recorded, not every one of a flood.
-      await audit
-        .securityEvent(
-          securityEventFrom(request, {
-            type: 'rate_limited',
-            orgId: request.principal?.orgId ?? request.apiKey?.orgId ?? null,
-            metadata: { bucket: rule.bucket },
-          }),
-        )
-        .catch((err: unknown) => request.log.warn({ err }, 'security event not recorded'));
-    }
-    if (hit.count > max) {
-      throw new AppError('rate_limited', undefined, undefined, undefined, { 'retry-after': reset });
-    }
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+function limitHeaders(reply: FastifyReply, max: number, remaining: number, resetMs: number) {
+  reply.headers({
+    'ratelimit-limit': String(max),
+    'ratelimit-remaining': String(Math.max(0, remaining)),
+    'ratelimit-reset': String(seconds(resetMs)),
   });
+}
+
+const tooMany = (resetMs: number) =>
+  new AppError('rate_limited', undefined, undefined, undefined, {
+    'retry-after': String(seconds(resetMs)),
+  });
+
+/**
+ * Every /api/v1 request counts under GENERAL, keyed by its credential once the guard has
+ * verified one (an authenticated request counts against its credential only), else by
+ * its address; a route's declared rule counts in addition (the /auth routes' AUTH_IP).
+ * Register it BEFORE the auth guard: it adds a check ahead of the guard and counts in
+ * preParsing, which runs after every onRequest hook (the guard's) and before the body is
+ * read. Responses carry IETF RateLimit-* headers for the tightest rule; 429s Retry-After.
+ */
+export function registerRateLimits(app: FastifyInstance, deps: RateLimitDeps): void {
+  const { store, config } = deps;
+  const blocks = new AddressBlocks();
+  const counted = new WeakSet<FastifyRequest>();
+
+  // A flood of made-up credentials would cost a lookup each (API keys: a database query);
+  // an address that has spent its unauthenticated budget is turned away before the guard
+  // looks. Only a signed session token still passes: it counts against its own user.
+  app.addHook('onRequest', async (request, reply) => {
+    const address = addressKey(request.ip);
+    const blocked = blocks.check(address);
+    if (!blocked || (await signedSession(request, deps))) return;
+    limitHeaders(reply, GENERAL.max(config), 0, blocked.remainingMs);
+    if (blocked.first) await rateLimitedEvent(request, deps, GENERAL.bucket);
+    throw tooMany(blocked.remainingMs);
+  });
+
+  app.addHook('preParsing', async (request, reply) => {
+    counted.add(request);
+    const declared = request.routeOptions.config.rateLimit;
+    const rules = declared ? [GENERAL, declared] : [GENERAL];
+    const counts = await Promise.all(
+      rules.map(async (rule) => {
+        const counters = rule.failClosed ? store.failClosed : store.resilient;
+        const hit = await counters.hit(
+          `${rule.bucket}:${clientOf(rule, request)}`,
+          rule.windowMs(config),
+        );
+        return { rule, max: rule.max(config), ...hit };
+      }),
+    );
+    const general = counts[0]!;
+    if (!request.principal && !request.apiKey && general.count >= general.max) {
+      blocks.add(addressKey(request.ip), general.resetMs);
+    }
+    const over = counts.filter((c) => c.count > c.max);
+    const tightest = counts.reduce((a, b) => (b.max - b.count < a.max - a.count ? b : a));
+    if (over.length === 0) {
+      limitHeaders(reply, tightest.max, tightest.max - tightest.count, tightest.resetMs);
+      return;
+    }
+    const resetMs = Math.max(...over.map((c) => c.resetMs));
+    limitHeaders(reply, tightest.max, 0, resetMs);
+    // Sampled: the first refusal of a window is recorded, not every one of a flood.
+    for (const c of over)
+      if (c.count === c.max + 1) await rateLimitedEvent(request, deps, c.rule.bucket);
+    throw tooMany(resetMs);
+  });
+
+  // What the guard refused as unauthenticated never reached the count above: it counts
+  // against its address, so guessing credentials spends the same budget as anything else.
+  // (onError runs before the refusal is sent, so the next request already sees the count.)
+  app.addHook('onError', async (request, _reply, error) => {
+    if (counted.has(request) || !(error instanceof AppError) || error.status !== 401) return;
+    const address = addressKey(request.ip);
+    const hit = await store.resilient
+      .hit(`${GENERAL.bucket}:ip:${address}`, GENERAL.windowMs(config))
+      .catch((err: unknown) => request.log.warn({ err }, 'refused request not counted'));
+    if (hit && hit.count >= GENERAL.max(config)) blocks.add(address, hit.resetMs);
+  });
+}
+
+async function signedSession(request: FastifyRequest, deps: RateLimitDeps): Promise<boolean> {
+  const auth = request.headers.authorization;
+  const token =
+    auth === undefined ? deps.cookies.accessToken(request) : /^Bearer (.+)$/.exec(auth)?.[1];
+  if (!token || token.startsWith(API_KEY_PREFIX)) return false;
+  return (await deps.tokens.verifyAccess(token)) !== null;
+}
+
+async function rateLimitedEvent(request: FastifyRequest, deps: RateLimitDeps, bucket: string) {
+  await deps.audit
+    .securityEvent(
+      securityEventFrom(request, {
+        type: 'rate_limited',
+        orgId: request.principal?.orgId ?? request.apiKey?.orgId ?? null,
+        metadata: { bucket },
+      }),
+    )
+    .catch((err: unknown) => request.log.warn({ err }, 'security event not recorded'));
 }

@@ -41,6 +41,7 @@ export async function testApp(env: Record<string, string> = {}): Promise<TestApp
     // Every test signs in from 127.0.0.1, and with Redis the counters are shared by the
     // whole run: tests of the per-address limit set their own low value and address.
     RATE_LIMIT_AUTH_IP_MAX: '1000000',
+    RATE_LIMIT_MAX: '1000000',
     ...(svc.databaseUrl ? { DATABASE_URL: svc.databaseUrl } : {}),
     ...(svc.redisUrl ? { REDIS_URL: svc.redisUrl } : {}),
     ...env,

@@ -83,6 +83,7 @@ describe('request logs of the real process', () => {
         JWT_SECRET: jwtSecret,
         ENCRYPTION_KEYS: `k1:${encKey}`,
         RATE_LIMIT_AUTH_IP_MAX: '100000',
+        RATE_LIMIT_MAX: '100000',
         ...services,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

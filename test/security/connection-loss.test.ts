@@ -41,6 +41,7 @@ describe.runIf(!!loginUrl)('tenant scope when PostgreSQL drops connections', () 
         JWT_SECRET: randomBytes(32).toString('base64url'),
         ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
         RATE_LIMIT_AUTH_IP_MAX: '1000000',
+        RATE_LIMIT_MAX: '1000000',
       });
       const app = await buildApp({ config, db });
       await app.ready();

@@ -1,3 +1,5 @@
+import { organizationIsolation, tenantIsolation } from './rls.js';
+
 export default /* sql */ `
 -- The pre-auth functions below run as the owner and must see every organization's
 -- rows, so the owner has to be exempt from row-level security. Refuse anything else
@@ -94,24 +96,8 @@ CREATE INDEX customers_org_id_idx ON customers (organization_id, id DESC);
 
 -- Tenant isolation: every tenant table is visible only for the organization set in the
 -- current transaction (app.org_id). FORCE applies it to the table owner as well.
-DO $$
-DECLARE t text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['users', 'sessions', 'refresh_tokens', 'customers'] LOOP
-    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-    EXECUTE format(
-      'CREATE POLICY tenant_isolation ON %I
-         USING (organization_id = nullif(current_setting(''app.org_id'', true), '''')::uuid)
-         WITH CHECK (organization_id = nullif(current_setting(''app.org_id'', true), '''')::uuid)',
-      t);
-  END LOOP;
-END $$;
-ALTER TABLE organizations ENABLE ROW LEVEL SECURITY;
-ALTER TABLE organizations FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON organizations
-  USING (id = nullif(current_setting('app.org_id', true), '')::uuid)
-  WITH CHECK (id = nullif(current_setting('app.org_id', true), '')::uuid);
+${tenantIsolation('users', 'sessions', 'refresh_tokens', 'customers')}
+${organizationIsolation}
 
 GRANT USAGE ON SCHEMA public TO bastion_app;
 GRANT SELECT, INSERT, UPDATE ON organizations TO bastion_app;

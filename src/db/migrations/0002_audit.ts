@@ -1,3 +1,5 @@
+import { tenantIsolation } from './rls.js';
+
 export default /* sql */ `
 -- The audit trail (CONTRACT section 10). The application role may only read and append:
 -- a compromised server can add rows but never rewrite or remove the ones already there.
@@ -99,19 +101,7 @@ CREATE TABLE security_events (
 );
 CREATE INDEX security_events_org_id_idx ON security_events (organization_id, id DESC);
 
-DO $$
-DECLARE t text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['audit_logs', 'audit_chain_heads', 'security_events'] LOOP
-    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-    EXECUTE format(
-      'CREATE POLICY tenant_isolation ON %I
-         USING (organization_id = nullif(current_setting(''app.org_id'', true), '''')::uuid)
-         WITH CHECK (organization_id = nullif(current_setting(''app.org_id'', true), '''')::uuid)',
-      t);
-  END LOOP;
-END $$;
+${tenantIsolation('audit_logs', 'audit_chain_heads', 'security_events')}
 
 -- Read and append only: no UPDATE, DELETE or TRUNCATE, and nothing on the chain heads.
 GRANT SELECT, INSERT ON audit_logs TO bastion_app;

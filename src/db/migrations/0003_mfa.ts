@@ -1,3 +1,5 @@
+import { tenantIsolation } from './rls.js';
+
 export default /* sql */ `
 -- TOTP enrolment: one row per user. Secrets are keyring ciphertexts (v1.<keyId>...), never
 -- plaintext; the associated data binds each to its organization and column.
@@ -34,19 +36,7 @@ CREATE TABLE mfa_challenges (
 );
 CREATE INDEX mfa_challenges_user_idx ON mfa_challenges (organization_id, user_id, created_at);
 
-DO $$
-DECLARE t text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['user_totp', 'mfa_recovery_codes', 'mfa_challenges'] LOOP
-    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-    EXECUTE format(
-      'CREATE POLICY tenant_isolation ON %I
-         USING (organization_id = nullif(current_setting(''app.org_id'', true), '''')::uuid)
-         WITH CHECK (organization_id = nullif(current_setting(''app.org_id'', true), '''')::uuid)',
-      t);
-  END LOOP;
-END $$;
+${tenantIsolation('user_totp', 'mfa_recovery_codes', 'mfa_challenges')}
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON user_totp, mfa_recovery_codes, mfa_challenges TO bastion_app;
 

@@ -1,3 +1,5 @@
+import { tenantIsolation } from './rls.js';
+
 export default /* sql */ `
 -- Organization API keys: only the SHA-256 of the secret is stored (the key is 256 random
 -- bits, so a fast hash is enough); revoking keeps the row for the audit trail.
@@ -16,11 +18,7 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_org_idx ON api_keys (organization_id, id DESC);
 
-ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
-ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON api_keys
-  USING (organization_id = nullif(current_setting('app.org_id', true), '')::uuid)
-  WITH CHECK (organization_id = nullif(current_setting('app.org_id', true), '')::uuid);
+${tenantIsolation('api_keys')}
 GRANT SELECT, INSERT, UPDATE ON api_keys TO bastion_app;
 
 -- Pre-auth: which organization a presented key belongs to, and nothing else.

@@ -115,17 +115,18 @@ export function pass(...names: string[]): Record<string, string> {
 }
 
 /**
- * Spawns the built server (`node dist/main.js`) on a free port with fresh secrets, its own
- * DATA_DIR under `work`, the database/Redis variables of the bench's environment, and `env`
- * on top. The caller owns the child (stop it) and waits for health.
+ * Spawns the built server (`node dist/main.js`, or `args`) on a free port with fresh secrets,
+ * its own DATA_DIR under `work`, the database/Redis variables of the bench's environment, and
+ * `env` on top. The caller owns the child (stop it) and waits for health.
  */
 export async function startServer(
   name: string,
   work: string,
   env: Record<string, string>,
+  args: string[] = ['dist/main.js'],
 ): Promise<{ child: Child; base: string }> {
   const port = await freePort();
-  const child = startNode(name, ['dist/main.js'], {
+  const child = startNode(name, args, {
     ...pass(
       'PATH',
       'HOME',

@@ -5,6 +5,7 @@
  * scenario saw errors or non-2xx replies (a broken bench must be visible); it never judges
  * the figures themselves.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,12 +42,13 @@ import {
   type Measured,
   type Target,
 } from './measure.js';
+import { CALLS, redisRoundTrip, type RoundTrip } from './redis.js';
 
 const CUSTOMERS_PER_ORG = 5000;
 const SEED_CONCURRENCY = 32;
 
 /** Scenario groups, selectable with BENCH_ONLY (comma-separated); all by default. */
-const GROUPS = ['health', 'customers', 'baseline', 'flood'] as const;
+const GROUPS = ['health', 'customers', 'baseline', 'flood', 'edge', 'redis'] as const;
 type Group = (typeof GROUPS)[number];
 const isGroup = (g: string): g is Group => (GROUPS as readonly string[]).includes(g);
 
@@ -84,7 +86,7 @@ async function main(): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'bastion-bench-'));
   const children: Child[] = [];
   try {
-    const { child: server, base } = await startServer('server', work, {
+    const serverEnv: Record<string, string> = {
       // Once rate limits are enforced, the default (1000 per 15 min per user) would turn the
       // seeding and the run into 429s: the bench measures the limiter's cost, not its refusals.
       RATE_LIMIT_MAX: '1000000000',
@@ -93,7 +95,16 @@ async function main(): Promise<number> {
       // /auth/* uses them. The limits themselves are measured on a second server (defaults).
       RATE_LIMIT_AUTH_IP_MAX: '1000000000',
       RATE_LIMIT_LOGIN_FAILURES: '1000000000',
-    });
+      // On PostgreSQL the edge-off server shares the database, so it needs the same secrets to
+      // accept the same tokens and read the same rows (PGlite: its own data dir and seeding).
+      ...(only.has('edge') && database === 'postgresql'
+        ? {
+            JWT_SECRET: randomBytes(48).toString('base64url'),
+            ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+          }
+        : {}),
+    };
+    const { child: server, base } = await startServer('server', work, serverEnv);
     children.push(server);
     process.stderr.write(
       `bench: ${database} + ${redis}; only ${[...only].join(', ')}; ` +
@@ -101,7 +112,8 @@ async function main(): Promise<number> {
     );
     await waitHealthy(server, `${base}/health`);
 
-    const needRows = only.has('customers') || only.has('baseline') || only.has('flood');
+    const needRows =
+      only.has('customers') || only.has('baseline') || only.has('flood') || only.has('edge');
     const seedStart = Date.now();
     const orgs: Org[] = needRows
       ? [await registerOrg(base, 'a'), await registerOrg(base, 'b')]
@@ -194,6 +206,15 @@ async function main(): Promise<number> {
     const baselineRuns: Measured[] = [];
     for (const s of baselines) baselineRuns.push(await measureReads(s.name, s.base, s.targets));
     results.push(...baselineRuns);
+    const edge = only.has('edge')
+      ? await measureEdge(work, serverEnv, base, secured, database === 'postgresql', children)
+      : null;
+    if (edge) results.push(edge.on, edge.off);
+    let redisTrips: RoundTrip[] | null = null;
+    if (only.has('redis') && process.env.REDIS_URL) {
+      process.stderr.write(`  redis round trip: 2 x ${CALLS} calls of the limiter's script\n`);
+      redisTrips = await redisRoundTrip(process.env.REDIS_URL);
+    }
     const ratios = Object.fromEntries(
       baselineRuns.map((b) => [b.name, securedRun ? securedRun.reqPerSec / b.reqPerSec : NaN]),
     );
@@ -227,6 +248,8 @@ async function main(): Promise<number> {
     for (const [name, ratio] of Object.entries(ratios)) {
       console.log(`secured / ${name}, req/s: ${ratio.toFixed(2)}`);
     }
+    if (edge) console.log(describeEdge(edge));
+    if (only.has('redis')) console.log(describeRedis(redisTrips));
     if (flood) console.log(describeFlood(flood));
     if (limits) console.log(describeLimits(limits));
 
@@ -249,6 +272,14 @@ async function main(): Promise<number> {
           seedSeconds,
           scenarios: results,
           ratios,
+          edge: edge && {
+            onReqPerSec: edge.on.reqPerSec,
+            offReqPerSec: edge.off.reqPerSec,
+            costFraction: edge.cost,
+            costTarget: EDGE_COST_TARGET,
+            offCustomers: edge.offCustomers,
+          },
+          redisRoundTrip: redisTrips,
           loginFlood: flood,
           loginLimits: limits,
         },
@@ -275,6 +306,114 @@ async function main(): Promise<number> {
 }
 
 const ms = (v: number): string => `${v.toFixed(1)} ms`;
+
+/** The issue's target: the edge plugins cost under 15% of the secured read's throughput. */
+const EDGE_COST_TARGET = 0.15;
+
+interface EdgeRuns {
+  on: Measured;
+  off: Measured;
+  /** 1 - on/off req/s: the share of the bare server's throughput the edge takes away. */
+  cost: number;
+  offCustomers: number;
+}
+
+/**
+ * The secured read with the edge on (the main server) and off (a second server, built with
+ * `bareEdge` by bench/edge-off-server.ts, otherwise configured the same), measured back to
+ * back. On PostgreSQL it shares the database and the targets; on PGlite it gets its own
+ * DATA_DIR and is seeded the same way through its API.
+ */
+async function measureEdge(
+  work: string,
+  env: Record<string, string>,
+  onBase: string,
+  onTargets: Target[],
+  sharedDatabase: boolean,
+  children: Child[],
+): Promise<EdgeRuns> {
+  const { child, base } = await startServer('edge-off', work, env, [
+    '--import',
+    'tsx',
+    'bench/edge-off-server.ts',
+  ]);
+  children.push(child);
+  process.stderr.write(`bench: edge-off server (pid ${child.pid})\n`);
+  try {
+    await waitHealthy(child, `${base}/health`);
+    let offTargets = onTargets;
+    let cross: Target | undefined;
+    if (!sharedDatabase) {
+      const orgs = [await registerOrg(base, 'edge-a'), await registerOrg(base, 'edge-b')];
+      const seeded: SeededCustomer[] = [];
+      for (const org of orgs) {
+        seeded.push(...(await seedCustomers(base, org, CUSTOMERS_PER_ORG, SEED_CONCURRENCY)));
+      }
+      const tokens = new Map(orgs.map((o) => [o.id, o.token]));
+      offTargets = seeded.map((c) => ({
+        path: `/api/v1/customers/${c.id}`,
+        headers: { authorization: `Bearer ${tokens.get(c.organizationId) ?? ''}` },
+      }));
+      const firstB = seeded.find((c) => c.organizationId === orgs[1]?.id);
+      if (firstB && orgs[0]) {
+        cross = {
+          path: `/api/v1/customers/${firstB.id}`,
+          headers: { authorization: `Bearer ${orgs[0].token}` },
+        };
+      }
+      process.stderr.write(`bench: seeded ${seeded.length} customers on the edge-off server\n`);
+    }
+    const sample = Array.from({ length: 20 }, () => pick(offTargets));
+    await verify(base, sample, 'edge-off', cross);
+    // The edge really is off there and on here (a security header is its cheapest witness).
+    const sniff = async (url: string): Promise<string | null> => {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      return res.headers.get('x-content-type-options');
+    };
+    if ((await sniff(`${onBase}/health`)) !== 'nosniff' || (await sniff(`${base}/health`))) {
+      throw new Error('edge: security headers not on the main server only');
+    }
+    const on = await measureReads('edge on: GET /api/v1/customers/:id', onBase, onTargets);
+    const off = await measureReads('edge off: GET /api/v1/customers/:id', base, offTargets);
+    return {
+      on,
+      off,
+      cost: 1 - on.reqPerSec / off.reqPerSec,
+      offCustomers: offTargets.length,
+    };
+  } finally {
+    await stop(child);
+  }
+}
+
+function describeEdge(e: EdgeRuns): string {
+  const row = (label: string, m: Measured): string =>
+    `  ${label}${m.reqPerSec.toFixed(0)} req/s, p50 ${ms(m.p50Ms)}, p99 ${ms(m.p99Ms)}`;
+  return [
+    '',
+    'edge (security headers, CORS, HTTPS redirect, TRACE refusal, rate limits, load shedding):',
+    row('on:  ', e.on),
+    row('off: ', e.off),
+    `  edge costs ${(e.cost * 100).toFixed(1)}% of throughput ` +
+      `(on/off req/s ${(e.on.reqPerSec / e.off.reqPerSec).toFixed(2)}; ` +
+      `target < ${EDGE_COST_TARGET * 100}%)`,
+  ].join('\n');
+}
+
+function describeRedis(trips: RoundTrip[] | null): string {
+  if (!trips) return '\nrate limiter: memory counters: no round trip';
+  return [
+    '',
+    "rate limiter's Redis round trip (the counters' Lua script, EVAL):",
+    ...trips.map(
+      (t) =>
+        `  ${t.mode} (${t.inFlight} in flight): ${t.calls} calls, ` +
+        `${t.callsPerSec.toFixed(0)}/s, p50 ${t.p50Ms.toFixed(2)} ms, ` +
+        `p99 ${t.p99Ms.toFixed(2)} ms, max ${t.maxMs.toFixed(2)} ms`,
+    ),
+  ].join('\n');
+}
 
 function describeReader(label: string, r: ReaderFigures): string {
   const loop = r.eventLoopDelay;

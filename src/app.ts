@@ -54,6 +54,11 @@ export interface AppDeps {
   redis?: Redis | null;
   /** Overrides of the edge's timeouts, connection cap and load-shedding threshold. */
   edgeLimits?: Partial<EdgeLimits>;
+  /**
+   * Benchmarks only: skips security headers, CORS, HTTPS redirect, TRACE refusal, rate
+   * limits and load shedding; never set from configuration.
+   */
+  bareEdge?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -85,15 +90,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   base.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  registerSecurityHeaders(base);
-  registerHttpsRedirect(base, config);
-  refuseTrace(base);
-  registerCors(base, config.allowedOrigins);
+  if (!deps.bareEdge) {
+    registerSecurityHeaders(base);
+    registerHttpsRedirect(base, config);
+    refuseTrace(base);
+    registerCors(base, config.allowedOrigins);
+  }
   registerErrorHandling(base);
   registerJsonParser(base);
   await base.register(cookie);
   const metrics = registerMetrics(base);
-  await registerEdgeLimits(base, edge);
+  if (!deps.bareEdge) await registerEdgeLimits(base, edge);
   const app = base.withTypeProvider<ZodTypeProvider>();
 
   // Tier 2: the application's services.
@@ -147,13 +154,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       // Before the guard: it turns spent addresses away ahead of any credential lookup.
-      registerRateLimits(api, {
-        store: limits,
-        config,
-        audit: ctx.audit,
-        tokens,
-        cookies: ctx.cookies,
-      });
+      if (!deps.bareEdge) {
+        registerRateLimits(api, {
+          store: limits,
+          config,
+          audit: ctx.audit,
+          tokens,
+          cookies: ctx.cookies,
+        });
+      }
       registerAuthGuard(api, {
         tokens,
         sessions: ctx.sessions,

@@ -43,12 +43,13 @@ import {
   type Target,
 } from './measure.js';
 import { CALLS, redisRoundTrip, type RoundTrip } from './redis.js';
+import { webhookIngest, type IngestSummary } from './webhooks.js';
 
 const CUSTOMERS_PER_ORG = 5000;
 const SEED_CONCURRENCY = 32;
 
 /** Scenario groups, selectable with BENCH_ONLY (comma-separated); all by default. */
-const GROUPS = ['health', 'customers', 'baseline', 'flood', 'edge', 'redis'] as const;
+const GROUPS = ['health', 'customers', 'baseline', 'flood', 'edge', 'redis', 'webhooks'] as const;
 type Group = (typeof GROUPS)[number];
 const isGroup = (g: string): g is Group => (GROUPS as readonly string[]).includes(g);
 
@@ -210,6 +211,12 @@ async function main(): Promise<number> {
       ? await measureEdge(work, serverEnv, base, secured, database === 'postgresql', children)
       : null;
     if (edge) results.push(edge.on, edge.off);
+    let ingest: IngestSummary | null = null;
+    if (only.has('webhooks')) {
+      const measured = await webhookIngest(base, await registerOrg(base, 'webhooks'));
+      results.push(measured.row);
+      ingest = measured.summary;
+    }
     let redisTrips: RoundTrip[] | null = null;
     if (only.has('redis') && process.env.REDIS_URL) {
       process.stderr.write(`  redis round trip: 2 x ${CALLS} calls of the limiter's script\n`);
@@ -250,6 +257,7 @@ async function main(): Promise<number> {
     }
     if (edge) console.log(describeEdge(edge));
     if (only.has('redis')) console.log(describeRedis(redisTrips));
+    if (ingest) console.log(describeIngest(ingest));
     if (flood) console.log(describeFlood(flood));
     if (limits) console.log(describeLimits(limits));
 
@@ -280,6 +288,7 @@ async function main(): Promise<number> {
             offCustomers: edge.offCustomers,
           },
           redisRoundTrip: redisTrips,
+          webhookIngest: ingest,
           loginFlood: flood,
           loginLimits: limits,
         },
@@ -306,6 +315,21 @@ async function main(): Promise<number> {
 }
 
 const ms = (v: number): string => `${v.toFixed(1)} ms`;
+
+/** The issue's target: acknowledged (durably stored) deliveries per second on 2 cores. */
+const INGEST_TARGET = 3000;
+
+function describeIngest(s: IngestSummary): string {
+  return [
+    '',
+    `webhook ingest: ${s.acknowledged} deliveries acknowledged after a durable insert ` +
+      `(target >= ${INGEST_TARGET}/s on PostgreSQL)`,
+    s.drainSeconds === null
+      ? '  backlog not drained within 5 minutes'
+      : `  backlog of processing drained ${s.drainSeconds.toFixed(1)} s after the run; ` +
+        `${(s.processedPerSec ?? 0).toFixed(0)} deliveries/s processed into messages overall`,
+  ].join('\n');
+}
 
 /** The issue's target: the edge plugins cost under 15% of the secured read's throughput. */
 const EDGE_COST_TARGET = 0.15;

@@ -30,7 +30,11 @@ import { registerMetrics } from './infra/metrics.js';
 import { memoryBus, redisBus } from './infra/pubsub.js';
 import { opsRoutes } from './infra/ops-routes.js';
 import type { Redis } from './infra/redis.js';
+import { channelRoutes } from './modules/channels/routes.js';
+import { conversationRoutes } from './modules/conversations/routes.js';
 import { customerRoutes } from './modules/customers/routes.js';
+import { timelineRoutes } from './modules/timeline/routes.js';
+import { webhookLogRoutes } from './modules/webhook-logs/routes.js';
 import { userRoutes } from './modules/users/routes.js';
 import { organizationRoutes } from './modules/organization/routes.js';
 import { frameworkErrors, registerErrorHandling } from './security/errors.js';
@@ -47,6 +51,12 @@ import {
 import { limitStore } from './security/limit-store.js';
 import { registerRateLimits } from './security/rate-limit.js';
 import { requestIdFrom } from './security/request-id.js';
+import { busPublisher } from './realtime/events.js';
+import { realtimeRoutes, registerWebsocket } from './realtime/routes.js';
+import { WebhookChannels } from './webhooks/channels.js';
+import { webhookRoutes } from './webhooks/routes.js';
+import { createOutbox } from './whatsapp/outbox.js';
+import { OutboundWorker } from './whatsapp/worker.js';
 
 export interface AppDeps {
   config: Config;
@@ -87,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Tier 1: the edge.
   base.setValidatorCompiler(validatorCompiler);
   base.setSerializerCompiler(serializerCompiler);
+  await registerWebsocket(base);
   base.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -116,6 +127,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await sessions.start();
   const apiKeys = new ApiKeyService(db, bus);
   await apiKeys.start();
+  const keyring = new Keyring(config.encryptionKeys);
+  const webhookChannels = new WebhookChannels(db, keyring, bus);
+  await webhookChannels.start();
+  const outbox = await createOutbox(config, (err) =>
+    base.log.warn({ err }, 'outbound queue error'),
+  );
   base.addHook('onClose', () => bus.close());
   const ctx: AppContext = {
     config,
@@ -128,9 +145,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     lockout: new LoginLockout(counters, config),
     cookies: new SessionCookies(config.cookieSecure),
     audit: new AuditLog(db),
-    keyring: new Keyring(config.encryptionKeys),
+    keyring,
+    webhookChannels,
+    bus,
+    outbox,
+    realtime: busPublisher(bus, (err) => base.log.warn({ err }, 'realtime publish failed')),
   };
   app.decorate('ctx', ctx);
+  const sender = new OutboundWorker({
+    config,
+    db,
+    keyring,
+    outbox,
+    realtime: ctx.realtime,
+    log: base.log,
+  });
+  base.addHook('onReady', () => sender.start());
+  base.addHook('onClose', () => sender.close());
 
   await app.register(swagger, {
     openapi: {
@@ -151,6 +182,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Tier 3: routes.
   await app.register(opsRoutes(metrics));
+  await app.register(webhookRoutes, { prefix: '/webhooks' });
   await app.register(
     async (api) => {
       // Before the guard: it turns spent addresses away ahead of any credential lookup.
@@ -179,6 +211,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await api.register(organizationRoutes);
       await api.register(auditRoutes);
       await api.register(customerRoutes);
+      await api.register(conversationRoutes);
+      await api.register(realtimeRoutes);
+      await api.register(timelineRoutes);
+      await api.register(webhookLogRoutes);
+      await api.register(channelRoutes);
     },
     { prefix: '/api/v1' },
   );

@@ -106,6 +106,12 @@ const envSchema = z.object({
   METRICS_TOKEN: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WHATSAPP_GRAPH_URL: z.url().default('https://graph.facebook.com'),
+  WHATSAPP_API_VERSION: z
+    .string()
+    .regex(/^v[0-9]{1,3}\.[0-9]{1,3}$/, 'must look like v23.0')
+    .default('v23.0'),
+  WHATSAPP_SEND_ATTEMPTS: int(8, 1),
+  WHATSAPP_RETRY_BASE_MS: int(2000, 1),
   UPLOAD_DIR: optionalString,
   UPLOAD_MAX_BYTES: int(10 * 1024 * 1024, 1),
   RATE_LIMIT_MAX: int(1000, 1),
@@ -137,6 +143,12 @@ export interface Config {
   metricsToken: string | undefined;
   logLevel: string;
   whatsappGraphUrl: string;
+  /** Graph API version in the send URL, e.g. v23.0. */
+  whatsappApiVersion: string;
+  /** Attempts per outbound message before it is marked failed (429, 5xx, network errors). */
+  whatsappSendAttempts: number;
+  /** First retry delay; doubled per attempt, with jitter. */
+  whatsappRetryBaseMs: number;
   uploadDir: string;
   uploadMaxBytes: number;
   rateLimit: {
@@ -251,7 +263,10 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     registrationMode: e.REGISTRATION_MODE,
     metricsToken: e.METRICS_TOKEN,
     logLevel: e.LOG_LEVEL,
-    whatsappGraphUrl: e.WHATSAPP_GRAPH_URL,
+    whatsappGraphUrl: e.WHATSAPP_GRAPH_URL.replace(/\/+$/, ''),
+    whatsappApiVersion: e.WHATSAPP_API_VERSION,
+    whatsappSendAttempts: e.WHATSAPP_SEND_ATTEMPTS,
+    whatsappRetryBaseMs: e.WHATSAPP_RETRY_BASE_MS,
     uploadDir: resolve(e.UPLOAD_DIR ?? join(dataDir, 'uploads')),
     uploadMaxBytes: e.UPLOAD_MAX_BYTES,
     rateLimit: {

@@ -8,7 +8,11 @@ import type { Config } from './config.js';
 import type { Keyring } from './crypto/keyring.js';
 import type { Database } from './db/client.js';
 import type { Counters } from './infra/counters.js';
+import type { Bus } from './infra/pubsub.js';
+import type { Outbox } from './infra/queue.js';
 import type { Redis } from './infra/redis.js';
+import type { RealtimePublisher } from './realtime/events.js';
+import type { WebhookChannels } from './webhooks/channels.js';
 
 /** What route plugins reach through `app.ctx`: built once in app.ts. */
 export interface AppContext {
@@ -23,6 +27,14 @@ export interface AppContext {
   cookies: SessionCookies;
   audit: AuditLog;
   keyring: Keyring;
+  /** Broadcast between instances (Redis pub/sub, else in-process). */
+  bus: Bus;
+  /** Announces events to the organization's sockets on every instance. */
+  realtime: RealtimePublisher;
+  /** The channel a webhook URL names (cached; evict on change). */
+  webhookChannels: WebhookChannels;
+  /** The outbound send queue; routes only enqueue, the WhatsApp worker consumes. */
+  outbox: Outbox;
 }
 
 declare module 'fastify' {

@@ -88,8 +88,8 @@ const TOUCH_AFTER_MS = 60_000;
 const CACHE_MAX = 50_000;
 
 /** Revocations travel on this channel so every instance drops its cached checks at once. */
-const CHANNEL = 'bastion:sessions:revoked';
-type Revocation = { session: string } | { user: string } | { organization: string };
+export const REVOCATIONS_CHANNEL = 'bastion:sessions:revoked';
+export type Revocation = { session: string } | { user: string } | { organization: string };
 
 /**
  * Checks on every request that the token's session is still live. Positive answers are
@@ -115,7 +115,7 @@ export class SessionService {
 
   /** Listens for other instances' revocations. */
   async start(): Promise<void> {
-    await this.bus.subscribe(CHANNEL, (message) => {
+    await this.bus.subscribe(REVOCATIONS_CHANNEL, (message) => {
       try {
         const r = JSON.parse(message) as Revocation;
         if ('session' in r) this.dropSession(r.session);
@@ -179,7 +179,7 @@ export class SessionService {
 
   /** The revocation is already in the database; the bus only makes it immediate elsewhere. */
   private async announce(r: Revocation): Promise<void> {
-    await this.bus.publish(CHANNEL, JSON.stringify(r)).catch(this.onBusError);
+    await this.bus.publish(REVOCATIONS_CHANNEL, JSON.stringify(r)).catch(this.onBusError);
   }
 
   /** Drops cached checks of a user's sessions, so a role change applies to the next request. */

@@ -1,6 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Tx } from '../db/client.js';
 import { TOTP_PENDING_SECRET, TOTP_SECRET } from '../db/schema/mfa.js';
+import {
+  CHANNEL_ACCESS_TOKEN,
+  CHANNEL_APP_SECRET,
+  CHANNEL_VERIFY_TOKEN,
+} from '../db/schema/whatsapp.js';
 import { Keyring } from './keyring.js';
 
 /** A keyring-encrypted column; its label (`table.column`) is the associated data. */
@@ -19,6 +24,9 @@ export interface EncryptedColumn {
 export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   { table: 'user_totp', column: 'secret', key: 'user_id', label: TOTP_SECRET },
   { table: 'user_totp', column: 'pending_secret', key: 'user_id', label: TOTP_PENDING_SECRET },
+  { table: 'channels', column: 'access_token', key: 'id', label: CHANNEL_ACCESS_TOKEN },
+  { table: 'channels', column: 'app_secret', key: 'id', label: CHANNEL_APP_SECRET },
+  { table: 'channels', column: 'verify_token', key: 'id', label: CHANNEL_VERIFY_TOKEN },
 ];
 
 /** Runs work in one transaction as the owner role (which sees every organization's rows). */

@@ -2,7 +2,7 @@ import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 
 /** Query parameters whose values never reach a log line. */
 const SECRET_PARAM =
-  /token|secret|password|passwd|key|code|signature|challenge|otp|auth|session|cookie/i;
+  /token|secret|password|passwd|key|code|signature|challenge|otp|auth|session|cookie|jwt|bearer|credential/i;
 
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');

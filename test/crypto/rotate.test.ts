@@ -9,6 +9,8 @@ import { Keyring } from '../../src/crypto/keyring.js';
 import { RotationError, rotateKeys } from '../../src/crypto/rotate.js';
 import { rows, type Database } from '../../src/db/client.js';
 import { registerOrg } from '../helpers/app.js';
+import { createChannel } from '../helpers/channels.js';
+import { inboundText, postWebhook } from '../helpers/whatsapp.js';
 import { challenge, codeAt, enrol, post, secondStep } from '../mfa/helpers.js';
 import { appOn, isolatedDatabase, keyring, newKey, type Isolated } from './helpers.js';
 
@@ -89,6 +91,9 @@ describe('keys rotate', () => {
     expect(report.columns.map((c) => [c.label, c.rotated])).toEqual([
       ['user_totp.secret', 1],
       ['user_totp.pending_secret', 1],
+      ['channels.access_token', 0],
+      ['channels.app_secret', 0],
+      ['channels.verify_token', 0],
     ]);
     expect(keyIds(await stored())).toEqual(['k2', 'k2']);
     expect((await rotate(`${k2},${k1}`)).rotated).toBe(0);
@@ -108,6 +113,27 @@ describe('keys rotate', () => {
       pending.auth,
     );
     expect(enable.statusCode, enable.body).toBe(200);
+  });
+
+  it('re-encrypts channel credentials; a server with only the new key still verifies webhooks', async () => {
+    const app1 = await open(k1);
+    const owner = await registerOrg(app1, 'Rotate channels');
+    const channel = await createChannel(app1, owner);
+    const report = await rotate(`${k2},${k1}`);
+    expect(report.columns.filter((c) => c.label.startsWith('channels.'))).toEqual([
+      { label: 'channels.access_token', rotated: 1, present: true },
+      { label: 'channels.app_secret', rotated: 1, present: true },
+      { label: 'channels.verify_token', rotated: 1, present: true },
+    ]);
+    const app2 = await open(k2);
+    const body = JSON.stringify(inboundText(channel.phoneNumberId, { from: '16315550199' }));
+    const res = await postWebhook(app2, channel.id, body, { secret: channel.appSecret });
+    expect(res.statusCode, res.body).toBe(200);
+    const verify = await app2.inject({
+      method: 'GET',
+      url: `/webhooks/whatsapp/${channel.id}?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(channel.verifyToken)}&hub.challenge=42`,
+    });
+    expect(verify.body).toBe('42');
   });
 
   it('names a value no configured key can decrypt, instead of claiming success', async () => {

@@ -1,0 +1,102 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError, notFound } from '../security/errors.js';
+import type { WebhookChannel } from './channels.js';
+import { recordDelivery } from './deliveries.js';
+import { DeliveryWriter } from './delivery-writer.js';
+import { DeliveryProcessor } from './processor.js';
+import { rawBodyOf } from './raw-body.js';
+import { recordRefusal } from './refusals.js';
+import { validHubSignature } from './signature.js';
+import { parseJson } from './whatsapp-ingest.js';
+
+const params = z.strictObject({ channelId: z.uuid({ error: 'must be a UUID' }) });
+const verifyQuery = z.looseObject({
+  'hub.mode': z.string().max(32).optional(),
+  'hub.verify_token': z.string().max(512).optional(),
+  'hub.challenge': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,512}$/, 'must be printable')
+    .optional(),
+});
+
+/** Equal-length digests, so the comparison takes the same time whatever the token. */
+const sameSecret = (a: string, b: string) =>
+  timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+
+/**
+ * Meta's WhatsApp Cloud API webhooks (CONTRACT section 7). The signature is checked on the
+ * raw bytes, in constant time, before anything parses them, and fails closed: a channel
+ * with no secret or a request with no header is refused. A valid delivery is committed to
+ * the webhook log before its 200, then processed from there.
+ */
+export const whatsappWebhookRoutes: FastifyPluginAsync = async (base) => {
+  const app = base.withTypeProvider<ZodTypeProvider>();
+  const { db, webhookChannels, realtime } = app.ctx;
+  const processor = new DeliveryProcessor(db, webhookChannels, realtime, app.log);
+  const writer = new DeliveryWriter(db);
+  app.addHook('onReady', async () => processor.start());
+  app.addHook('onClose', () => processor.close());
+  const tags = ['webhooks'];
+
+  const whatsappChannel = async (id: string): Promise<WebhookChannel> => {
+    const channel = await webhookChannels.find(id);
+    if (!channel || channel.type !== 'whatsapp') throw notFound();
+    return channel;
+  };
+
+  app.get(
+    '/whatsapp/:channelId',
+    {
+      schema: { tags, summary: "Meta's subscription handshake", params, querystring: verifyQuery },
+    },
+    async (request, reply) => {
+      const channel = await whatsappChannel(request.params.channelId);
+      const q = request.query;
+      const token = q['hub.verify_token'];
+      const valid =
+        q['hub.mode'] === 'subscribe' &&
+        token !== undefined &&
+        channel.verifyToken !== null &&
+        sameSecret(token, channel.verifyToken);
+      if (!valid || q['hub.challenge'] === undefined) {
+        throw new AppError('invalid_signature', 'The verify token does not match');
+      }
+      return reply.type('text/plain; charset=utf-8').send(q['hub.challenge']);
+    },
+  );
+
+  app.post(
+    '/whatsapp/:channelId',
+    { schema: { tags, summary: 'Inbound WhatsApp messages and statuses', params } },
+    async (request, reply) => {
+      const channel = await whatsappChannel(request.params.channelId);
+      const body = rawBodyOf(request.body);
+      const entry = {
+        orgId: channel.orgId,
+        channelId: channel.id,
+        source: 'whatsapp' as const,
+        sizeBytes: body.length,
+        requestId: request.id,
+      };
+      const signature = request.headers['x-hub-signature-256'];
+      if (!channel.secret || !validHubSignature(signature, channel.secret, body)) {
+        const reason = signature === undefined ? 'missing' : 'invalid';
+        const refused = { source: 'whatsapp', sizeBytes: body.length, reason } as const;
+        await recordRefusal(app.ctx, request, channel, refused);
+        throw new AppError('invalid_signature', 'The X-Hub-Signature-256 signature is not valid');
+      }
+      try {
+        parseJson(body);
+      } catch {
+        await recordDelivery(db, { ...entry, outcome: 'invalid_payload', statusCode: 400 });
+        throw new AppError('invalid_json');
+      }
+      const id = await writer.write({ ...entry, outcome: 'pending', statusCode: 200, body });
+      processor.schedule(channel.orgId, id);
+      return reply.code(200).send({ received: true });
+    },
+  );
+};

@@ -20,3 +20,16 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const pg = pgError(err);
   return pg?.code === '23505' && (constraint === undefined || pg.constraint === constraint);
 }
+
+/**
+ * True for an error that says something about the data or the code (a constraint, a bad
+ * value, a bug), as opposed to the database being unreachable, busy or restarting (classes
+ * 08, 40, 53, 57, 58, or no PostgreSQL code at all from a dropped connection): retrying
+ * the latter later can succeed, retrying the former cannot.
+ */
+export function isPermanentFailure(err: unknown): boolean {
+  const pg = pgError(err);
+  if (!pg?.code)
+    return !(err instanceof Error && /connect|connection|timeout|terminat/i.test(err.message));
+  return !['08', '40', '53', '57', '58'].includes(pg.code.slice(0, 2));
+}

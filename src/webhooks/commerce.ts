@@ -7,12 +7,12 @@ import { auditEntry } from '../audit/request.js';
 import type { Tx } from '../db/client.js';
 import { uuidv7 } from '../db/ids.js';
 import { webhookDeliveries, type DeliveryOutcome } from '../db/schema/whatsapp.js';
-import { AppError, notFound } from '../security/errors.js';
-import type { WebhookChannel } from './channels.js';
+import { AppError } from '../security/errors.js';
+import { channelFromUrl, channelOf, type WebhookChannel } from './channels.js';
 import * as order from './commerce-order.js';
 import { recordDelivery } from './deliveries.js';
 import { rawBodyOf } from './raw-body.js';
-import { recordRefusal } from './refusals.js';
+import { recordRefusal, withinBudget } from './refusals.js';
 import { validWooSignature } from './signature.js';
 
 const params = z.strictObject({ channelId: z.uuid({ error: 'must be a UUID' }) });
@@ -72,69 +72,78 @@ const ok = (reply: FastifyReply) => reply.code(200).send();
  * body's hash, and a body seen before changes nothing.
  */
 export const commerceWebhook: FastifyPluginAsyncZod = async (app) => {
-  const { db, audit, webhookChannels } = app.ctx;
+  const { db, audit } = app.ctx;
 
-  app.post('/commerce/:channelId', { schema: { hide: true, params } }, async (request, reply) => {
-    const channel = await webhookChannels.find(request.params.channelId);
-    if (!channel || channel.type !== 'commerce') throw notFound();
-    const h = request.headers;
-    const body = rawBodyOf(request.body);
-    const rawTopic = header(h['x-wc-webhook-topic']);
-    const topic = rawTopic && TOPIC.test(rawTopic) ? rawTopic : null;
-    const d: Delivery = { channel, request, body, topic };
-    const signature = h['x-wc-webhook-signature'];
+  const onRequest = channelFromUrl('commerce');
+  app.post(
+    '/commerce/:channelId',
+    { onRequest, schema: { hide: true, params } },
+    async (request, reply) => {
+      const channel = channelOf(request);
+      const h = request.headers;
+      const body = rawBodyOf(request.body);
+      const rawTopic = header(h['x-wc-webhook-topic']);
+      const topic = rawTopic && TOPIC.test(rawTopic) ? rawTopic : null;
+      const d: Delivery = { channel, request, body, topic };
+      const signature = h['x-wc-webhook-signature'];
 
-    if (!channel.secret || !validWooSignature(signature, channel.secret, body)) {
-      // WooCommerce sends its creation ping unsigned. Answering it has no effect beyond
-      // this log row (the same as a refused delivery leaves), so it opens nothing.
-      if (signature === undefined && PING.test(body.toString('latin1'))) {
-        await log(d, 'dropped', 200, 'unsigned ping from webhook creation: nothing done');
+      if (!channel.secret || !validWooSignature(signature, channel.secret, body)) {
+        // WooCommerce sends its creation ping unsigned. Answering it has no effect beyond
+        // this log row (the same as a refused delivery leaves), so it opens nothing.
+        if (signature === undefined && PING.test(body.toString('latin1'))) {
+          // Unsigned, so it spends the channel's refusal budget: no unbounded writes.
+          if ((await withinBudget(app.ctx.counters, channel.id)).record) {
+            await log(d, 'dropped', 200, 'unsigned ping from webhook creation: nothing done');
+          }
+          return ok(reply);
+        }
+        const reason = signature === undefined ? 'missing' : 'invalid';
+        const refused = { source: 'commerce', sizeBytes: body.length, reason, topic } as const;
+        await recordRefusal(app.ctx, request, channel, refused);
+        throw new AppError('invalid_signature');
+      }
+
+      if (PING.test(body.toString('latin1'))) {
+        await log(d, 'dropped', 200, 'ping: nothing done');
         return ok(reply);
       }
-      const reason = signature === undefined ? 'missing' : 'invalid';
-      const refused = { source: 'commerce', sizeBytes: body.length, reason, topic } as const;
-      await recordRefusal(app.ctx, request, channel, refused);
-      throw new AppError('invalid_signature');
-    }
+      if (!topic || !ORDER_TOPICS.has(topic)) {
+        await log(d, 'dropped', 200, 'topic not handled');
+        return ok(reply);
+      }
 
-    if (PING.test(body.toString('latin1'))) {
-      await log(d, 'dropped', 200, 'ping: nothing done');
-      return ok(reply);
-    }
-    if (!topic || !ORDER_TOPICS.has(topic)) {
-      await log(d, 'dropped', 200, 'topic not handled');
-      return ok(reply);
-    }
+      let json: unknown;
+      try {
+        const opts = { protoAction: 'error', constructorAction: 'error' } as const;
+        json = secureJson.parse(body.toString('utf8'), undefined, opts);
+      } catch {
+        await log(d, 'invalid_payload', 400, 'body is not valid JSON');
+        throw new AppError('invalid_json');
+      }
+      const parsed = order.wooOrder.safeParse(json);
+      if (!parsed.success) {
+        // Field paths only: the values are a shopper's personal data.
+        const paths = [...new Set(parsed.error.issues.map((i) => i.path.join('.')))];
+        await log(d, 'invalid_payload', 400, `invalid order fields: ${paths.join(', ')}`);
+        throw new AppError('validation_failed', 'The order is missing fields this server needs');
+      }
+      const phone = order.normalizePhone(parsed.data.billing.phone);
+      if (!phone) {
+        await log(d, 'dropped', 200, 'billing phone missing or without a country code');
+        return ok(reply);
+      }
 
-    let json: unknown;
-    try {
-      const opts = { protoAction: 'error', constructorAction: 'error' } as const;
-      json = secureJson.parse(body.toString('utf8'), undefined, opts);
-    } catch {
-      await log(d, 'invalid_payload', 400, 'body is not valid JSON');
-      throw new AppError('invalid_json');
-    }
-    const parsed = order.wooOrder.safeParse(json);
-    if (!parsed.success) {
-      // Field paths only: the values are a shopper's personal data.
-      const paths = [...new Set(parsed.error.issues.map((i) => i.path.join('.')))];
-      await log(d, 'invalid_payload', 400, `invalid order fields: ${paths.join(', ')}`);
-      throw new AppError('validation_failed', 'The order is missing fields this server needs');
-    }
-    const phone = order.normalizePhone(parsed.data.billing.phone);
-    if (!phone) {
-      await log(d, 'dropped', 200, 'billing phone missing or without a country code');
+      await processOrder(d, topic, parsed.data, phone);
       return ok(reply);
-    }
-
-    await processOrder(d, topic, parsed.data, phone);
-    return ok(reply);
-  });
+    },
+  );
 
   async function processOrder(d: Delivery, topic: string, o: order.WooOrder, phone: string) {
     const { orgId, id: channelId } = d.channel;
     const hash = createHash('sha256').update(d.body).digest('hex');
-    const sourceKey = `commerce:${channelId}:${topic}:${hash}`;
+    // The body's hash alone: the topic header is not signed, so a replayed body under the
+    // other topic must not count as a new event.
+    const sourceKey = `commerce:${channelId}:${hash}`;
     try {
       await db.withOrg(orgId, async (tx) => {
         if (await order.eventExists(tx, orgId, sourceKey)) {

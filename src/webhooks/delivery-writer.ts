@@ -3,8 +3,9 @@ import type { Database } from '../db/client.js';
 import { uuidv7 } from '../db/ids.js';
 import type { DeliveryRecord } from './deliveries.js';
 
-/** Rows per INSERT; and transactions in flight per organization. */
+/** Rows and body bytes per INSERT (one delivery may be 3 MiB); transactions in flight per organization. */
 const MAX_BATCH = 256;
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_IN_FLIGHT = 4;
 
 interface Waiting {
@@ -38,7 +39,12 @@ export class DeliveryWriter {
     const q = this.queues.get(orgId);
     if (!q) return;
     while (q.inFlight < MAX_IN_FLIGHT && q.waiting.length > 0) {
-      const batch = q.waiting.splice(0, MAX_BATCH);
+      let n = 0;
+      for (let bytes = 0; n < q.waiting.length && n < MAX_BATCH; n++) {
+        bytes += q.waiting[n]!.row.sizeBytes;
+        if (n > 0 && bytes > MAX_BATCH_BYTES) break;
+      }
+      const batch = q.waiting.splice(0, n);
       q.inFlight++;
       void this.insert(orgId, batch).finally(() => {
         q.inFlight--;
@@ -49,36 +55,38 @@ export class DeliveryWriter {
   }
 
   private async insert(orgId: string, batch: Waiting[]): Promise<void> {
-    // One statement whatever the batch size (one prepared plan): the rows travel as JSON.
-    const json = JSON.stringify(
-      batch.map(({ row: r }) => ({
-        id: r.id,
-        channel_id: r.channelId,
-        source: r.source,
-        outcome: r.outcome,
-        status_code: r.statusCode,
-        size_bytes: r.sizeBytes,
-        topic: r.topic?.slice(0, 100) ?? null,
-        body: r.outcome === 'pending' && r.body ? r.body.toString('base64') : null,
-        detail: r.detail?.slice(0, 500) ?? null,
-        request_id: r.requestId,
-      })),
-    );
     try {
-      await this.db.withOrgStatement(orgId, (tx) =>
-        tx.execute(sql`
-          insert into webhook_deliveries (id, organization_id, channel_id, source, outcome,
-            status_code, size_bytes, topic, body, detail, request_id)
-          select r.id, ${orgId}::uuid, r.channel_id, r.source, r.outcome, r.status_code,
-            r.size_bytes, r.topic, decode(r.body, 'base64'), r.detail, r.request_id
-          from jsonb_to_recordset(${json}::text::jsonb) as r(id uuid, channel_id uuid,
-            source text, outcome text, status_code int, size_bytes int, topic text, body text,
-            detail text, request_id text)`),
-      );
+      await this.db.withOrgStatement(orgId, (tx) => tx.execute(insertStatement(orgId, batch)));
     } catch (err) {
       for (const w of batch) w.reject(err);
       return;
     }
     for (const w of batch) w.resolve(w.row.id);
   }
+}
+
+/** One statement whatever the batch size (one prepared plan): the rows travel as JSON. */
+function insertStatement(orgId: string, batch: Waiting[]) {
+  const json = JSON.stringify(
+    batch.map(({ row: r }) => ({
+      id: r.id,
+      channel_id: r.channelId,
+      source: r.source,
+      outcome: r.outcome,
+      status_code: r.statusCode,
+      size_bytes: r.sizeBytes,
+      topic: r.topic?.slice(0, 100) ?? null,
+      body: r.outcome === 'pending' && r.body ? r.body.toString('base64') : null,
+      detail: r.detail?.slice(0, 500) ?? null,
+      request_id: r.requestId,
+    })),
+  );
+  return sql`
+          insert into webhook_deliveries (id, organization_id, channel_id, source, outcome,
+            status_code, size_bytes, topic, body, detail, request_id)
+          select r.id, ${orgId}::uuid, r.channel_id, r.source, r.outcome, r.status_code,
+            r.size_bytes, r.topic, decode(r.body, 'base64'), r.detail, r.request_id
+          from jsonb_to_recordset(${json}::text::jsonb) as r(id uuid, channel_id uuid,
+            source text, outcome text, status_code int, size_bytes int, topic text, body text,
+            detail text, request_id text)`;
 }

@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'drizzle-orm';
 import { rows, type Database } from '../db/client.js';
+import { isPermanentFailure } from '../db/errors.js';
 import type { RealtimeEvent, RealtimePublisher } from '../realtime/events.js';
-import type { WebhookChannels } from './channels.js';
-import { claimDeliveries, finishDeliveries, finishDelivery } from './deliveries.js';
+import { claimDeliveries, finishDeliveries, finishDelivery, phoneNumbers } from './deliveries.js';
 import {
   applyStatuses,
   parseDelivery,
@@ -52,7 +52,6 @@ export class DeliveryProcessor {
 
   constructor(
     private readonly db: Database,
-    private readonly channels: WebhookChannels,
     private readonly realtime: RealtimePublisher,
     private readonly log: FastifyBaseLogger,
   ) {}
@@ -133,9 +132,12 @@ export class DeliveryProcessor {
         return;
       }
       const id = ids[0]!;
+      this.log.error({ err, deliveryId: id }, 'webhook delivery processing failed');
+      // An outage is waited out (the sweep retries); only a delivery that fails on its own,
+      // again and again, is set aside as failed.
+      if (!isPermanentFailure(err)) return;
       const n = (this.failures.get(id) ?? 0) + 1;
       this.failures.set(id, n);
-      this.log.error({ err, deliveryId: id, attempt: n }, 'webhook delivery processing failed');
       if (n >= MAX_FAILURES) await this.giveUp(orgId, id).catch(() => undefined);
       return;
     }
@@ -147,19 +149,24 @@ export class DeliveryProcessor {
   }
 
   private async process(orgId: string, ids: string[]): Promise<RealtimeEvent[]> {
-    return this.db.withOrg(orgId, async (tx) => {
-      const claimed = await claimDeliveries(tx, orgId, ids);
+    const later: string[] = [];
+    const events = await this.db.withOrg(orgId, async (tx) => {
+      const { claimed, deferred } = await claimDeliveries(tx, orgId, ids);
+      later.push(...deferred);
       const done = [];
       const inbound = [];
       const statuses: { target: IngestTarget; statuses: StatusUpdate[] }[] = [];
       const events: RealtimeEvent[] = [];
+      // In this transaction, not through the channel cache: on PGlite's single connection a
+      // second transaction would wait for this one forever.
+      const numbers = await phoneNumbers(tx, orgId, [...new Set(claimed.map((d) => d.channelId))]);
       for (const delivery of claimed) {
-        const channel = await this.channels.find(delivery.channelId);
-        if (!channel?.phoneNumberId || channel.orgId !== orgId) {
+        const phoneNumberId = numbers.get(delivery.channelId);
+        if (!phoneNumberId) {
           done.push({ id: delivery.id, outcome: 'dropped' as const, detail: 'channel deleted' });
           continue;
         }
-        const target = { orgId, channelId: channel.id, phoneNumberId: channel.phoneNumberId };
+        const target = { orgId, channelId: delivery.channelId, phoneNumberId };
         const parsed = parseDelivery(target, delivery.body);
         done.push({ id: delivery.id, outcome: parsed.outcome, detail: parsed.detail });
         inbound.push(...parsed.inbound);
@@ -177,6 +184,8 @@ export class DeliveryProcessor {
       await finishDeliveries(tx, orgId, done);
       return events;
     });
+    for (const id of later) this.schedule(orgId, id);
+    return events;
   }
 
   private async giveUp(orgId: string, id: string): Promise<void> {

@@ -14,6 +14,23 @@ import { recordDelivery } from './deliveries.js';
  */
 export const RECORDED_REFUSALS_PER_MINUTE = 100;
 
+/** Whether this refusal is still within the channel's recording budget for the minute. */
+export async function withinBudget(
+  counters: Counters,
+  channelId: string,
+): Promise<{ record: boolean; last: boolean }> {
+  let count = 1;
+  try {
+    ({ count } = await counters.hit(`webhook-refusals:${channelId}`, 60_000));
+  } catch {
+    // Without the shared counter, record: losing the trace matters more than one write.
+  }
+  return {
+    record: count <= RECORDED_REFUSALS_PER_MINUTE,
+    last: count === RECORDED_REFUSALS_PER_MINUTE,
+  };
+}
+
 /**
  * A delivery with a bad or missing signature: a `webhook_signature_invalid` security event
  * and a row in the webhook log (without its body), up to the per-minute budget.
@@ -25,36 +42,48 @@ export async function recordRefusal(
   delivery: {
     source: ChannelType;
     sizeBytes: number;
-    reason: 'missing' | 'invalid';
+    reason: 'missing' | 'invalid' | 'verify_token';
     topic?: string | null;
   },
 ): Promise<void> {
   const { source, reason } = delivery;
-  let count = 1;
+  const budget = await withinBudget(deps.counters, channel.id);
+  if (!budget.record) return;
+  const suppressing = budget.last;
   try {
-    ({ count } = await deps.counters.hit(`webhook-refusals:${channel.id}`, 60_000));
-  } catch {
-    // Without the shared counter, record: losing the trace matters more than one write.
+    await write();
+  } catch (err) {
+    // The sender is refused either way: a failing write must not turn the 403 into a 500.
+    request.log.error({ err }, 'recording a webhook refusal failed');
   }
-  if (count > RECORDED_REFUSALS_PER_MINUTE) return;
-  const suppressing = count === RECORDED_REFUSALS_PER_MINUTE;
-  await deps.audit.securityEvent(
-    securityEventFrom(request, {
-      type: 'webhook_signature_invalid',
+  async function write() {
+    await deps.audit.securityEvent(
+      securityEventFrom(request, {
+        type: 'webhook_signature_invalid',
+        orgId: channel.orgId,
+        userId: null,
+        metadata: {
+          channelId: channel.id,
+          source,
+          reason,
+          ...(suppressing ? { suppressing } : {}),
+        },
+      }),
+    );
+    await recordDelivery(deps.db, {
       orgId: channel.orgId,
-      userId: null,
-      metadata: { channelId: channel.id, source, reason, ...(suppressing ? { suppressing } : {}) },
-    }),
-  );
-  await recordDelivery(deps.db, {
-    orgId: channel.orgId,
-    channelId: channel.id,
-    source,
-    outcome: 'invalid_signature',
-    statusCode: 403,
-    sizeBytes: delivery.sizeBytes,
-    topic: delivery.topic ?? null,
-    detail: suppressing ? 'further refusals this minute are not recorded' : `signature ${reason}`,
-    requestId: request.id,
-  });
+      channelId: channel.id,
+      source,
+      outcome: 'invalid_signature',
+      statusCode: 403,
+      sizeBytes: delivery.sizeBytes,
+      topic: delivery.topic ?? null,
+      detail: suppressing
+        ? 'further refusals this minute are not recorded'
+        : reason === 'verify_token'
+          ? 'verify token mismatch'
+          : `signature ${reason}`,
+      requestId: request.id,
+    });
+  }
 }

@@ -4,11 +4,15 @@ import { rows, type Tx } from '../db/client.js';
 import { uuidv7 } from '../db/ids.js';
 import { toMessageOut } from '../modules/conversations/mappers.js';
 import type { MessageOut } from '../modules/conversations/schema.js';
+import type { z } from 'zod';
 import {
+  contact,
+  inboundMessage,
   mediaOf,
+  statusUpdate,
   valuesFor,
   whatsappPayload,
-  type ChangeValue,
+  type Contact,
   type InboundMessage,
   type StatusUpdate,
 } from './whatsapp-payload.js';
@@ -64,27 +68,46 @@ export function parseDelivery(target: IngestTarget, body: Buffer): ParsedDeliver
   if (!payload.success) return dropped('not a WhatsApp payload');
   const values = valuesFor(payload.data, target.phoneNumberId);
   if (values.length === 0) return dropped("no change for this channel's phone number");
+  let skipped = 0;
+  const each = <T>(items: unknown[] | undefined, schema: z.ZodType<T>): T[] =>
+    (items ?? []).flatMap((item) => {
+      const parsed = schema.safeParse(item);
+      if (!parsed.success) skipped++;
+      return parsed.success ? [parsed.data] : [];
+    });
+  const inbound = values.flatMap((v) => {
+    const contacts = each(v.contacts, contact);
+    return each(v.messages, inboundMessage).map((message) => ({
+      channelId: target.channelId,
+      name: contactName(contacts, message.from),
+      message,
+    }));
+  });
+  const statuses = values
+    .flatMap((v) => each(v.statuses, statusUpdate))
+    .filter((s) => META_STATUSES.has(s.status));
   return {
     outcome: 'processed',
-    detail: null,
-    inbound: values.flatMap((v) =>
-      (v.messages ?? []).map((message) => ({
-        channelId: target.channelId,
-        name: contactName(v, message.from),
-        message,
-      })),
-    ),
-    statuses: values.flatMap((v) => v.statuses ?? []).filter((s) => META_STATUSES.has(s.status)),
+    detail: skipped > 0 ? `${skipped} item(s) not understood and skipped` : null,
+    inbound,
+    statuses,
   };
 }
 
-function contactName(value: ChangeValue, waId: string): string | null {
-  const name = value.contacts?.find((c) => c.wa_id === waId)?.profile?.name?.trim();
+function contactName(contacts: Contact[], waId: string): string | null {
+  const name = contacts.find((c) => c.wa_id === waId)?.profile?.name?.trim();
   // Names reach every agent's screen and logs: drop control characters, bound the length.
   return name ? name.replace(/\p{Cc}/gu, '').slice(0, 200) || null : null;
 }
 
 const json = (v: unknown) => sql`${JSON.stringify(v)}::text::jsonb`;
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/**
+ * Rows in a fixed order by key: two instances upserting the same customers or
+ * conversations then lock them in the same order, and cannot deadlock each other.
+ */
+const sorted = <T>(m: Map<string, T>, key: (v: T) => string) =>
+  [...m.values()].sort((a, b) => cmp(key(a), key(b)));
 
 /**
  * Writes the inbound messages of many deliveries of one organization in three statements:
@@ -103,7 +126,7 @@ export async function storeInbound(tx: Tx, orgId: string, items: Inbound[]): Pro
     tx,
     sql`insert into customers (id, organization_id, name, phone)
         select r.id, ${orgId}::uuid, r.name, r.phone
-        from jsonb_to_recordset(${json([...phones.values()])}) as r(id uuid, name text, phone text)
+        from jsonb_to_recordset(${json(sorted(phones, (c) => c.phone))}) as r(id uuid, name text, phone text)
         on conflict (organization_id, phone) do update set phone = excluded.phone
         returning id, phone`,
   );
@@ -119,7 +142,7 @@ export async function storeInbound(tx: Tx, orgId: string, items: Inbound[]): Pro
     tx,
     sql`insert into conversations (id, organization_id, customer_id, channel_id, last_message_at)
         select r.id, ${orgId}::uuid, r.customer_id, r.channel_id, now()
-        from jsonb_to_recordset(${json([...pairs.values()])}) as r(id uuid, customer_id uuid, channel_id uuid)
+        from jsonb_to_recordset(${json(sorted(pairs, (p) => `${p.customer_id}|${p.channel_id}`))}) as r(id uuid, customer_id uuid, channel_id uuid)
         on conflict (organization_id, customer_id, channel_id) do update
           set last_message_at = now(), updated_at = now(), status = 'open'
         returning id, customer_id, channel_id`,
@@ -154,7 +177,7 @@ export async function storeInbound(tx: Tx, orgId: string, items: Inbound[]): Pro
           body, media_id, media_mime_type, caption, wa_message_id, status)
         select r.id, ${orgId}::uuid, r.conversation_id, r.channel_id, 'inbound', r.type, r.body,
           r.media_id, r.media_mime_type, r.caption, r.wa_message_id, 'received'
-        from jsonb_to_recordset(${json(fresh)}) as r(id uuid, conversation_id uuid,
+        from jsonb_to_recordset(${json(fresh.sort((a, b) => cmp(a.wa_message_id, b.wa_message_id)))}) as r(id uuid, conversation_id uuid,
           channel_id uuid, type text, body text, media_id text, media_mime_type text,
           caption text, wa_message_id text)
         on conflict (organization_id, channel_id, wa_message_id) do nothing

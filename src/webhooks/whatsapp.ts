@@ -2,8 +2,8 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError, notFound } from '../security/errors.js';
-import type { WebhookChannel } from './channels.js';
+import { AppError } from '../security/errors.js';
+import { channelFromUrl, channelOf } from './channels.js';
 import { recordDelivery } from './deliveries.js';
 import { DeliveryWriter } from './delivery-writer.js';
 import { DeliveryProcessor } from './processor.js';
@@ -34,26 +34,23 @@ const sameSecret = (a: string, b: string) =>
  */
 export const whatsappWebhookRoutes: FastifyPluginAsync = async (base) => {
   const app = base.withTypeProvider<ZodTypeProvider>();
-  const { db, webhookChannels, realtime } = app.ctx;
-  const processor = new DeliveryProcessor(db, webhookChannels, realtime, app.log);
+  const { db, realtime } = app.ctx;
+  const processor = new DeliveryProcessor(db, realtime, app.log);
   const writer = new DeliveryWriter(db);
   app.addHook('onReady', async () => processor.start());
   app.addHook('onClose', () => processor.close());
   const tags = ['webhooks'];
 
-  const whatsappChannel = async (id: string): Promise<WebhookChannel> => {
-    const channel = await webhookChannels.find(id);
-    if (!channel || channel.type !== 'whatsapp') throw notFound();
-    return channel;
-  };
+  const onRequest = channelFromUrl('whatsapp');
 
   app.get(
     '/whatsapp/:channelId',
     {
+      onRequest,
       schema: { tags, summary: "Meta's subscription handshake", params, querystring: verifyQuery },
     },
     async (request, reply) => {
-      const channel = await whatsappChannel(request.params.channelId);
+      const channel = channelOf(request);
       const q = request.query;
       const token = q['hub.verify_token'];
       const valid =
@@ -62,6 +59,8 @@ export const whatsappWebhookRoutes: FastifyPluginAsync = async (base) => {
         channel.verifyToken !== null &&
         sameSecret(token, channel.verifyToken);
       if (!valid || q['hub.challenge'] === undefined) {
+        const refused = { source: 'whatsapp', sizeBytes: 0, reason: 'verify_token' } as const;
+        await recordRefusal(app.ctx, request, channel, refused);
         throw new AppError('invalid_signature', 'The verify token does not match');
       }
       return reply.type('text/plain; charset=utf-8').send(q['hub.challenge']);
@@ -70,9 +69,9 @@ export const whatsappWebhookRoutes: FastifyPluginAsync = async (base) => {
 
   app.post(
     '/whatsapp/:channelId',
-    { schema: { tags, summary: 'Inbound WhatsApp messages and statuses', params } },
+    { onRequest, schema: { tags, summary: 'Inbound WhatsApp messages and statuses', params } },
     async (request, reply) => {
-      const channel = await whatsappChannel(request.params.channelId);
+      const channel = channelOf(request);
       const body = rawBodyOf(request.body);
       const entry = {
         orgId: channel.orgId,

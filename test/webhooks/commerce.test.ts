@@ -232,14 +232,23 @@ describe('commerce webhook: orders', () => {
   });
 
   it.each([
-    ['the same delivery id', (id: string) => id],
-    ['a new delivery id (the header is not signed)', () => randomBytes(16).toString('hex')],
-  ])('adds nothing when a delivery is replayed with %s', async (_name, replayId) => {
+    ['the same delivery id', (id: string) => id, 'order.created'],
+    [
+      'a new delivery id (the header is not signed)',
+      () => randomBytes(16).toString('hex'),
+      'order.created',
+    ],
+    [
+      'the other topic (the topic header is not signed either)',
+      (id: string) => id,
+      'order.updated',
+    ],
+  ])('adds nothing when a delivery is replayed with %s', async (_name, replayId, topic) => {
     const phone = newPhone();
     const body = JSON.stringify(wooOrder(phone));
     const deliveryId = randomBytes(16).toString('hex');
     expect((await deliver({ topic: 'order.created', body, deliveryId })).statusCode).toBe(200);
-    const again = await deliver({ topic: 'order.created', body, deliveryId: replayId(deliveryId) });
+    const again = await deliver({ topic, body, deliveryId: replayId(deliveryId) });
     expect(again.statusCode).toBe(200);
     const [customer] = await customerByPhone(phone);
     expect(await timeline(customer!.id)).toHaveLength(1);

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rows } from '../../src/db/client.js';
 import { uuidv7 } from '../../src/db/ids.js';
+import { recordDelivery } from '../../src/webhooks/deliveries.js';
 import { createCustomer, registerOrg, testApp, type Member, type TestApp } from '../helpers/app.js';
 import { createChannel, type WhatsappChannel } from '../helpers/channels.js';
 import {
@@ -162,6 +163,24 @@ describe('inbound WhatsApp messages', () => {
     });
   });
 
+  it('keeps the good messages of a delivery with one it does not understand', async () => {
+    const from = newWaId();
+    const [good, odd] = [wamid(), wamid()];
+    await send(
+      channel,
+      whatsappChange(channel.phoneNumberId, {
+        contacts: [{ profile: { name: 'Mixed' }, wa_id: from }],
+        messages: [
+          { from, id: odd, timestamp: '1'.repeat(21), type: 'text', text: { body: 'odd' } },
+          { from, id: good, timestamp: '1749416383', type: 'text', text: { body: 'good' } },
+        ],
+      }),
+    );
+    await settled(channel);
+    expect(await messagesByWaId(owner, good)).toHaveLength(1);
+    expect(await messagesByWaId(owner, odd)).toHaveLength(0);
+  });
+
   it('reopens a closed conversation when the customer writes again', async () => {
     const from = newWaId();
     const first = wamid();
@@ -192,6 +211,27 @@ describe('inbound WhatsApp messages', () => {
       sql`select outcome from webhook_deliveries where channel_id = ${channel.id} order by id desc limit 1`,
     );
     expect(log!.outcome).toBe('dropped');
+  });
+});
+
+describe('recovery of deliveries left pending', () => {
+  it('processes a stored delivery nobody scheduled (a crash after the commit), cache cold', async () => {
+    const id = wamid();
+    const body = Buffer.from(JSON.stringify(inboundText(channel.phoneNumberId, { from: newWaId(), id })));
+    await t.app.ctx.webhookChannels.invalidate(channel.id);
+    // Written as the route writes it, but never handed to the processor: only the sweep finds it.
+    await recordDelivery(t.db, {
+      orgId: owner.orgId,
+      channelId: channel.id,
+      source: 'whatsapp',
+      outcome: 'pending',
+      statusCode: 200,
+      sizeBytes: body.length,
+      body,
+      requestId: 'recovery-test',
+    });
+    await settled(channel);
+    expect(await messagesByWaId(owner, id)).toHaveLength(1);
   });
 });
 

@@ -217,7 +217,9 @@ describe('inbound WhatsApp messages', () => {
 describe('recovery of deliveries left pending', () => {
   it('processes a stored delivery nobody scheduled (a crash after the commit), cache cold', async () => {
     const id = wamid();
-    const body = Buffer.from(JSON.stringify(inboundText(channel.phoneNumberId, { from: newWaId(), id })));
+    const body = Buffer.from(
+      JSON.stringify(inboundText(channel.phoneNumberId, { from: newWaId(), id })),
+    );
     await t.app.ctx.webhookChannels.invalidate(channel.id);
     // Written as the route writes it, but never handed to the processor: only the sweep finds it.
     await recordDelivery(t.db, {

@@ -1,6 +1,11 @@
 import { tenantIsolation } from './rls.js';
 
 export default /* sql */ `
+-- Composite foreign keys below name (organization_id, id): a row can only point at a row
+-- of its own organization. Foreign key checks bypass row-level security, so without
+-- this a bug passing another organization's id would link across tenants.
+ALTER TABLE customers ADD CONSTRAINT customers_org_id_key UNIQUE (organization_id, id);
+
 -- Channels (CONTRACT section 7): a WhatsApp Cloud API number or a commerce store. Their
 -- secrets are keyring-encrypted (AES-256-GCM, associated data orgId|channels.<column>);
 -- deleting a channel keeps the row for its conversations and audit trail but erases the
@@ -17,7 +22,8 @@ CREATE TABLE channels (
   created_by uuid REFERENCES users(id) ON DELETE SET NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
   deleted_at timestamptz,
-  CHECK (type <> 'whatsapp' OR phone_number_id IS NOT NULL)
+  CHECK (type <> 'whatsapp' OR phone_number_id IS NOT NULL),
+  CONSTRAINT channels_org_id_key UNIQUE (organization_id, id)
 );
 CREATE INDEX channels_org_idx ON channels (organization_id, id DESC);
 CREATE UNIQUE INDEX channels_org_phone_key ON channels (organization_id, phone_number_id)
@@ -30,7 +36,7 @@ CREATE UNIQUE INDEX channels_org_phone_key ON channels (organization_id, phone_n
 CREATE TABLE webhook_deliveries (
   id uuid PRIMARY KEY,
   organization_id uuid NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
-  channel_id uuid NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+  channel_id uuid NOT NULL,
   source text NOT NULL CHECK (source IN ('whatsapp', 'commerce')),
   received_at timestamptz NOT NULL DEFAULT now(),
   outcome text NOT NULL CHECK (outcome IN
@@ -41,7 +47,8 @@ CREATE TABLE webhook_deliveries (
   body bytea,
   detail text CHECK (length(detail) <= 500),
   request_id text CHECK (length(request_id) <= 128),
-  processed_at timestamptz
+  processed_at timestamptz,
+  FOREIGN KEY (organization_id, channel_id) REFERENCES channels (organization_id, id) ON DELETE CASCADE
 );
 CREATE INDEX webhook_deliveries_org_idx ON webhook_deliveries (organization_id, id DESC);
 CREATE INDEX webhook_deliveries_pending_idx ON webhook_deliveries (received_at)
@@ -51,13 +58,16 @@ CREATE INDEX webhook_deliveries_pending_idx ON webhook_deliveries (received_at)
 CREATE TABLE conversations (
   id uuid PRIMARY KEY,
   organization_id uuid NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
-  customer_id uuid NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
-  channel_id uuid NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+  customer_id uuid NOT NULL,
+  channel_id uuid NOT NULL,
   status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
   last_message_at timestamptz,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT conversations_customer_channel_key UNIQUE (organization_id, customer_id, channel_id)
+  CONSTRAINT conversations_customer_channel_key UNIQUE (organization_id, customer_id, channel_id),
+  CONSTRAINT conversations_org_id_key UNIQUE (organization_id, id),
+  FOREIGN KEY (organization_id, customer_id) REFERENCES customers (organization_id, id) ON DELETE CASCADE,
+  FOREIGN KEY (organization_id, channel_id) REFERENCES channels (organization_id, id) ON DELETE CASCADE
 );
 CREATE INDEX conversations_org_idx ON conversations (organization_id, id DESC);
 
@@ -67,8 +77,8 @@ CREATE INDEX conversations_org_idx ON conversations (organization_id, id DESC);
 CREATE TABLE messages (
   id uuid PRIMARY KEY,
   organization_id uuid NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
-  conversation_id uuid NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-  channel_id uuid NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+  conversation_id uuid NOT NULL,
+  channel_id uuid NOT NULL,
   direction text NOT NULL CHECK (direction IN ('inbound', 'outbound')),
   type text NOT NULL CHECK (type ~ '^[a-z_]{1,32}$'),
   body text CHECK (length(body) <= 65536),
@@ -85,7 +95,10 @@ CREATE TABLE messages (
   sent_by uuid REFERENCES users(id) ON DELETE SET NULL,
   sent_at timestamptz,
   created_at timestamptz NOT NULL DEFAULT now(),
-  updated_at timestamptz NOT NULL DEFAULT now()
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  FOREIGN KEY (organization_id, conversation_id)
+    REFERENCES conversations (organization_id, id) ON DELETE CASCADE,
+  FOREIGN KEY (organization_id, channel_id) REFERENCES channels (organization_id, id) ON DELETE CASCADE
 );
 CREATE UNIQUE INDEX messages_channel_wa_id_key ON messages (organization_id, channel_id, wa_message_id);
 CREATE INDEX messages_conversation_idx ON messages (organization_id, conversation_id, id DESC);
@@ -97,14 +110,17 @@ CREATE INDEX messages_outbox_idx ON messages (next_attempt_at)
 CREATE TABLE customer_events (
   id uuid PRIMARY KEY,
   organization_id uuid NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
-  customer_id uuid NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
-  channel_id uuid REFERENCES channels(id) ON DELETE SET NULL,
+  customer_id uuid NOT NULL,
+  channel_id uuid,
   type text NOT NULL CHECK (type ~ '^[a-z][a-z0-9_.]{0,63}$'),
   source_key text NOT NULL CHECK (length(source_key) <= 300),
   occurred_at timestamptz NOT NULL,
   data jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(data) = 'object'),
   created_at timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT customer_events_source_key UNIQUE (organization_id, source_key)
+  CONSTRAINT customer_events_source_key UNIQUE (organization_id, source_key),
+  FOREIGN KEY (organization_id, customer_id) REFERENCES customers (organization_id, id) ON DELETE CASCADE,
+  -- Channels are never hard-deleted (a deletion erases credentials and keeps the row).
+  FOREIGN KEY (organization_id, channel_id) REFERENCES channels (organization_id, id)
 );
 CREATE INDEX customer_events_customer_idx ON customer_events (organization_id, customer_id, id DESC);
 

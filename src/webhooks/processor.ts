@@ -5,6 +5,7 @@ import { isPermanentFailure } from '../db/errors.js';
 import type { RealtimeEvent, RealtimePublisher } from '../realtime/events.js';
 import { claimDeliveries, finishDeliveries, finishDelivery, phoneNumbers } from './deliveries.js';
 import {
+  applyEarlyStatuses,
   applyStatuses,
   parseDelivery,
   storeInbound,
@@ -93,6 +94,9 @@ export class DeliveryProcessor {
       ),
     );
     for (const d of due) this.schedule(d.organization_id, d.id);
+    for (const [orgId, moved] of await applyEarlyStatuses(this.db)) {
+      for (const data of moved) this.realtime.publish(orgId, { type: 'message.status', data });
+    }
   }
 
   private take(): { orgId: string; ids: string[] } | undefined {

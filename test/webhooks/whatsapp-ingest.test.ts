@@ -275,6 +275,46 @@ describe('message status updates', () => {
     expect(await statusOf(owner, waId)).toBe(final);
   });
 
+  it('applies a status that arrived before the send worker stored the message id', async () => {
+    const { waId, to } = await outbound(channel, owner);
+    // As if the worker had not yet written the id the Graph API answered with.
+    await query(
+      owner,
+      sql`update messages set wa_message_id = null, status = 'sending' where wa_message_id = ${waId}`,
+    );
+    await send(channel, statusUpdate(channel.phoneNumberId, waId, 'delivered', to));
+    await settled(channel);
+    const [early] = await query<{ n: number }>(
+      owner,
+      sql`select count(*)::int as n from early_statuses where wa_message_id = ${waId}`,
+    );
+    expect(early!.n).toBe(1);
+    await query(
+      owner,
+      sql`update messages set wa_message_id = ${waId}, status = 'sent' where channel_id = ${channel.id} and wa_message_id is null and status = 'sending'`,
+    );
+    await eventually(async () =>
+      (await statusOf(owner, waId)) === 'delivered' ? true : undefined,
+    );
+    const [left] = await query<{ n: number }>(
+      owner,
+      sql`select count(*)::int as n from early_statuses where wa_message_id = ${waId}`,
+    );
+    expect(left!.n).toBe(0);
+  });
+
+  it('keeps no early status for a message already past it', async () => {
+    const { waId, to } = await outbound(channel, owner, 'read');
+    await send(channel, statusUpdate(channel.phoneNumberId, waId, 'delivered', to));
+    await settled(channel);
+    const [early] = await query<{ n: number }>(
+      owner,
+      sql`select count(*)::int as n from early_statuses where wa_message_id = ${waId}`,
+    );
+    expect(early!.n).toBe(0);
+    expect(await statusOf(owner, waId)).toBe('read');
+  });
+
   it("keeps Meta's error with a failed status", async () => {
     const { waId, to } = await outbound(channel, owner);
     await send(channel, statusUpdate(channel.phoneNumberId, waId, 'failed', to));

@@ -105,6 +105,28 @@ CREATE INDEX messages_conversation_idx ON messages (organization_id, conversatio
 CREATE INDEX messages_outbox_idx ON messages (next_attempt_at)
   WHERE status IN ('queued', 'sending');
 
+-- Statuses Meta reported before the message's WhatsApp id was known here: "sent" can
+-- arrive before the send worker has stored the id the Graph API answered with. Applied
+-- by apply_early_statuses() once the message has its id; forgotten after a day (statuses
+-- of messages sent from outside Bastion never match).
+CREATE TABLE early_statuses (
+  organization_id uuid NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+  channel_id uuid NOT NULL,
+  wa_message_id text NOT NULL CHECK (length(wa_message_id) <= 256),
+  status text NOT NULL CHECK (status IN ('sent', 'delivered', 'read', 'failed')),
+  error jsonb,
+  received_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (organization_id, channel_id, wa_message_id, status),
+  FOREIGN KEY (organization_id, channel_id) REFERENCES channels (organization_id, id) ON DELETE CASCADE
+);
+
+-- Statuses only move forward; this is their order.
+CREATE FUNCTION message_status_rank(s text) RETURNS integer
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT CASE s WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2
+    WHEN 'failed' THEN 3 WHEN 'delivered' THEN 4 WHEN 'read' THEN 5 ELSE 6 END
+$fn$;
+
 -- A customer's timeline: orders from a commerce channel (and later other events).
 -- source_key makes a redelivered event a no-op.
 CREATE TABLE customer_events (
@@ -124,7 +146,8 @@ CREATE TABLE customer_events (
 );
 CREATE INDEX customer_events_customer_idx ON customer_events (organization_id, customer_id, id DESC);
 
-${tenantIsolation('channels', 'webhook_deliveries', 'conversations', 'messages', 'customer_events')}
+${tenantIsolation('channels', 'webhook_deliveries', 'conversations', 'messages', 'customer_events', 'early_statuses')}
+GRANT SELECT, INSERT, DELETE ON early_statuses TO bastion_app;
 GRANT SELECT, INSERT, UPDATE ON channels TO bastion_app;
 GRANT SELECT, INSERT, UPDATE ON webhook_deliveries TO bastion_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON conversations, messages, customer_events TO bastion_app;
@@ -164,4 +187,39 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f
 $fn$;
 REVOKE ALL ON FUNCTION due_outbound_messages(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION due_outbound_messages(integer) TO bastion_app;
+
+-- Background work across organizations: applies each early status to its message once
+-- the message has its WhatsApp id (same organization, channel and id, forward only),
+-- drops the early statuses whose message is known, and those older than a day. Returns
+-- the messages it moved, for the realtime announcement.
+CREATE FUNCTION apply_early_statuses()
+RETURNS TABLE (organization_id uuid, message_id uuid)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  RETURN QUERY
+  WITH best AS (
+    SELECT DISTINCT ON (e.organization_id, e.channel_id, e.wa_message_id)
+      e.organization_id, e.channel_id, e.wa_message_id, e.status, e.error
+    FROM public.early_statuses e
+    ORDER BY e.organization_id, e.channel_id, e.wa_message_id,
+      public.message_status_rank(e.status) DESC
+  ), applied AS (
+    UPDATE public.messages m
+    SET status = b.status, error = coalesce(b.error, m.error), updated_at = now()
+    FROM best b
+    WHERE m.organization_id = b.organization_id AND m.channel_id = b.channel_id
+      AND m.wa_message_id = b.wa_message_id AND m.direction = 'outbound'
+      AND public.message_status_rank(m.status) < public.message_status_rank(b.status)
+    RETURNING m.organization_id, m.id
+  ), known AS (
+    DELETE FROM public.early_statuses e USING public.messages m
+    WHERE m.organization_id = e.organization_id AND m.channel_id = e.channel_id
+      AND m.wa_message_id = e.wa_message_id
+  )
+  SELECT a.organization_id, a.id FROM applied a;
+  DELETE FROM public.early_statuses e WHERE e.received_at < now() - interval '1 day';
+END
+$fn$;
+REVOKE ALL ON FUNCTION apply_early_statuses() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apply_early_statuses() TO bastion_app;
 `;

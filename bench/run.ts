@@ -214,7 +214,7 @@ async function main(): Promise<number> {
     let ingest: IngestSummary | null = null;
     if (only.has('webhooks')) {
       const measured = await webhookIngest(base, await registerOrg(base, 'webhooks'));
-      results.push(measured.row);
+      results.push(...measured.rows);
       ingest = measured.summary;
     }
     let redisTrips: RoundTrip[] | null = null;
@@ -323,7 +323,10 @@ function describeIngest(s: IngestSummary): string {
   return [
     '',
     `webhook ingest: ${s.acknowledged} deliveries acknowledged after a durable insert ` +
-      `(target >= ${INGEST_TARGET}/s on PostgreSQL)`,
+      `(target >= ${INGEST_TARGET}/s on PostgreSQL)` +
+      (s.ratioToBaseline === null
+        ? ''
+        : `; ${s.ratioToBaseline.toFixed(2)}x the bare node:http + pg INSERT baseline`),
     s.drainSeconds === null
       ? '  backlog not drained within 5 minutes'
       : `  backlog of processing drained ${s.drainSeconds.toFixed(1)} s after the run; ` +

@@ -6,7 +6,7 @@
  */
 import autocannon from 'autocannon';
 import { createHmac, randomBytes } from 'node:crypto';
-import { call, str, type Org } from './lib.js';
+import { call, freePort, pass, startNode, stop, str, waitHealthy, type Org } from './lib.js';
 import { CONNECTIONS, DURATION, WARMUP_SECONDS, summarize, type Measured } from './measure.js';
 
 /** Senders cycle through this many customers, as a busy number's inbox would. */
@@ -14,14 +14,21 @@ const SENDERS = 2000;
 
 export interface IngestSummary {
   acknowledged: number;
+  /** Server's acknowledged deliveries/s over the bare baseline's (PostgreSQL only). */
+  ratioToBaseline: number | null;
   /** Seconds from the end of the run until no delivery was pending. */
   drainSeconds: number | null;
   /** Deliveries processed into messages per second, from the warm-up to the drain's end. */
   processedPerSec: number | null;
 }
 
+interface Signed {
+  body: string;
+  signature: string;
+}
+
 function signedBodies(phoneNumberId: string, secret: string, count: number) {
-  const out: { body: string; signature: string }[] = [];
+  const out: Signed[] = [];
   const ts = String(Math.floor(Date.now() / 1000));
   for (let i = 0; i < count; i++) {
     const from = `1650${String(i % SENDERS).padStart(7, '0')}`;
@@ -58,7 +65,7 @@ function signedBodies(phoneNumberId: string, secret: string, count: number) {
   return out;
 }
 
-function post(url: string, bodies: { body: string; signature: string }[], seconds: number) {
+function post(url: string, bodies: Signed[], seconds: number) {
   let next = 0;
   return autocannon({
     url,
@@ -90,10 +97,39 @@ async function pendingCount(base: string, org: Org, channelId: string): Promise<
   return (reply.body as { data: unknown[] }).data.length;
 }
 
+/** The bare node:http + pg baseline (bench/webhook-baseline-server.ts), PostgreSQL only. */
+async function measureBaseline(bodies: Signed[], secret: string): Promise<Measured | null> {
+  const url = process.env.DATABASE_MIGRATION_URL ?? process.env.DATABASE_URL;
+  if (!process.env.DATABASE_URL || !url) return null;
+  const port = await freePort();
+  const child = startNode(
+    'webhook baseline',
+    ['--import', 'tsx', 'bench/webhook-baseline-server.ts'],
+    {
+      ...pass('PATH', 'HOME', 'TMPDIR'),
+      PORT: String(port),
+      BASELINE_DATABASE_URL: url,
+      BASELINE_SECRET: secret,
+    },
+  );
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await waitHealthy(child, `${base}/health`);
+    process.stderr.write(`  webhook baseline: warm-up ${WARMUP_SECONDS} s, run ${DURATION} s\n`);
+    await post(`${base}/webhook`, bodies, WARMUP_SECONDS);
+    return summarize(
+      'baseline (node:http + pg) POST webhook',
+      await post(`${base}/webhook`, bodies, DURATION),
+    );
+  } finally {
+    await stop(child);
+  }
+}
+
 export async function webhookIngest(
   base: string,
   org: Org,
-): Promise<{ row: Measured; summary: IngestSummary }> {
+): Promise<{ rows: Measured[]; summary: IngestSummary }> {
   const phoneNumberId = String(100_000_000_000 + Math.floor(Math.random() * 1e9));
   const appSecret = randomBytes(16).toString('hex');
   const channel = await call(`${base}/api/v1/channels`, {
@@ -131,12 +167,15 @@ export async function webhookIngest(
   }
   // Everything posted (warm-up included) was processed between `started` and the drain.
   const total = warm.requests.total + result.requests.total;
+  const processedPerSec = drainSeconds === null ? null : total / ((Date.now() - started) / 1000);
+  const baseline = await measureBaseline(bodies, appSecret);
   return {
-    row,
+    rows: baseline ? [row, baseline] : [row],
     summary: {
       acknowledged: result['2xx'],
+      ratioToBaseline: baseline ? row.reqPerSec / baseline.reqPerSec : null,
       drainSeconds,
-      processedPerSec: drainSeconds === null ? null : total / ((Date.now() - started) / 1000),
+      processedPerSec,
     },
   };
 }

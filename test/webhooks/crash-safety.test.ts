@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PASSWORD } from '../helpers/app.js';
 import { hubSignature, inboundText, wamid } from '../helpers/whatsapp.js';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * Issue 5: an acknowledged webhook delivery is never lost. Under a burst of signed
@@ -19,19 +19,6 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const BURST = 3000;
 const CONCURRENCY = 50;
 const KILL_AFTER_ACKS = 400;
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? done(address.port) : fail(new Error('no port')),
-      );
-    });
-  });
-}
 
 describe.runIf(!!process.env.DATABASE_URL)('webhook durability across a SIGKILL', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'bastion-crash-'));

@@ -14,8 +14,12 @@ export interface RateLimitRule {
   bucket: string;
   max: (config: Config) => number;
   windowMs: (config: Config) => number;
-  /** 'ip': the client address; 'credential': the signed-in user or API key, else the address. */
-  by: 'ip' | 'credential';
+  /**
+   * 'ip': the client address; 'credential': the signed-in user or API key, else the
+   * address; 'user': as 'credential', but an API key counts against the member who made
+   * it, so minting more keys does not multiply a per-user limit.
+   */
+  by: 'ip' | 'credential' | 'user';
   /** While Redis is down, refuse (503) instead of counting per instance: sign-in defences. */
   failClosed?: boolean;
 }
@@ -44,20 +48,20 @@ export const AUTH_IP: RateLimitRule = {
   failClosed: true,
 };
 
-/** RATE_LIMIT_SEND_MAX messages sent per minute, per user (or API key): the send route. */
+/** RATE_LIMIT_SEND_MAX messages sent per minute, per user (their API keys included). */
 export const SEND: RateLimitRule = {
   bucket: 'send',
   max: (c) => c.rateLimit.sendMax,
   windowMs: () => 60 * 1000,
-  by: 'credential',
+  by: 'user',
 };
 
-/** RATE_LIMIT_UPLOAD_MAX uploads per minute, per user (or API key): the upload routes. */
+/** RATE_LIMIT_UPLOAD_MAX uploads per minute, per user (their API keys included). */
 export const UPLOAD: RateLimitRule = {
   bucket: 'upload',
   max: (c) => c.rateLimit.uploadMax,
   windowMs: () => 60 * 1000,
-  by: 'credential',
+  by: 'user',
 };
 
 export interface RateLimitDeps {
@@ -70,8 +74,11 @@ export interface RateLimitDeps {
 }
 
 const clientOf = (rule: RateLimitRule, request: FastifyRequest) => {
-  if (rule.by === 'credential' && request.principal) return `user:${request.principal.userId}`;
-  if (rule.by === 'credential' && request.apiKey) return `key:${request.apiKey.keyId}`;
+  if (rule.by === 'ip') return `ip:${addressKey(request.ip)}`;
+  if (request.principal) return `user:${request.principal.userId}`;
+  const key = request.apiKey;
+  if (rule.by === 'user' && key?.createdBy) return `user:${key.createdBy}`;
+  if (key) return `key:${key.keyId}`;
   return `ip:${addressKey(request.ip)}`;
 };
 

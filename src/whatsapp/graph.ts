@@ -55,6 +55,14 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
  * Authorization header to the configured Graph URL; it is never logged and is scrubbed
  * from any error text Meta might echo back.
  */
+/**
+ * Meta's throttling and transient error codes, which it often answers with HTTP 400: the
+ * message is fine, the moment is not, so they are retried like a 429 (130429 throughput,
+ * 131056 pair rate limit, 80007 and 4/17/32/613 app and account rate limits, 1/2/131000/
+ * 131016/133004 temporary errors).
+ */
+const THROTTLED = new Set([1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131016, 131056, 133004]);
+
 export async function sendText(m: TextMessage): Promise<SendOutcome> {
   const url = `${m.baseUrl}/${m.version}/${encodeURIComponent(m.phoneNumberId)}/messages`;
   let res: Response;
@@ -85,7 +93,7 @@ export async function sendText(m: TextMessage): Promise<SendOutcome> {
     return { kind: 'sent', waMessageId: typeof id === 'string' ? id.slice(0, 256) : null };
   }
   const error = graphError(payload, res.status, m.accessToken);
-  if (res.status === 429 || res.status >= 500) {
+  if (res.status === 429 || res.status >= 500 || THROTTLED.has(error.code ?? -1)) {
     const after = retryAfterMs(res.headers.get('retry-after'));
     return after === undefined
       ? { kind: 'retry', error }

@@ -151,3 +151,13 @@ export async function dueMessages(db: Database, limit: number) {
     ),
   );
 }
+
+/** Moves a queued message's next attempt later, leaving it queued. */
+export async function postpone(tx: Tx, orgId: string, id: string, delayMs: number) {
+  await tx
+    .update(messages)
+    .set({ nextAttemptAt: sql`now() + ${`${Math.round(delayMs)} milliseconds`}::interval` })
+    .where(
+      and(eq(messages.organizationId, orgId), eq(messages.id, id), eq(messages.status, 'queued')),
+    );
+}

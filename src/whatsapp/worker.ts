@@ -45,6 +45,24 @@ type Prepared =
  * Sends queued outbound messages. Logs name message ids and Meta's error codes only:
  * message bodies and channel tokens never reach a log line.
  */
+/**
+ * Meta has accepted the message: losing this write would let the lock expire and the
+ * sweeper send it a second time. A database blip is ridden out before giving up.
+ */
+async function persist<T>(write: () => Promise<T>): Promise<T> {
+  for (const pause of [200, 1_000, 3_000]) {
+    try {
+      return await write();
+    } catch {
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+  return write();
+}
+
+/** How long a message whose token this instance cannot decrypt waits before another look. */
+const UNDECRYPTABLE_RETRY_MS = 5 * 60_000;
+
 export class OutboundWorker {
   private sweeper: NodeJS.Timeout | null = null;
 
@@ -82,6 +100,11 @@ export class OutboundWorker {
     if (prepared.kind === 'fail') {
       return this.done(job, await repo.markFailed(db, job.orgId, job.messageId, prepared.error));
     }
+    // A claim after a crashed attempt: never one send beyond the configured attempts.
+    if (prepared.attempts > config.whatsappSendAttempts) {
+      const error = { message: `Not sent after ${config.whatsappSendAttempts} attempts` };
+      return this.done(job, await repo.markFailed(db, job.orgId, job.messageId, error));
+    }
     const outcome: SendOutcome = await sendText({
       baseUrl: config.whatsappGraphUrl,
       version: config.whatsappApiVersion,
@@ -91,7 +114,10 @@ export class OutboundWorker {
       body: prepared.body,
     });
     if (outcome.kind === 'sent') {
-      return this.done(job, await repo.markSent(db, job.orgId, job.messageId, outcome.waMessageId));
+      const sent = await persist(() =>
+        repo.markSent(db, job.orgId, job.messageId, outcome.waMessageId),
+      );
+      return this.done(job, sent);
     }
     if (outcome.kind === 'rejected' || prepared.attempts >= config.whatsappSendAttempts) {
       return this.done(job, await repo.markFailed(db, job.orgId, job.messageId, outcome.error));
@@ -123,6 +149,8 @@ export class OutboundWorker {
         // Not this instance's keyring (a misconfigured or mid-rotation instance): leave the
         // message unclaimed for an instance that holds the key, rather than fail it.
         this.deps.log.warn({ messageId: job.messageId }, 'channel token not decryptable here');
+        // Out of the sweep's way for a while, so it cannot starve the messages behind it.
+        await repo.postpone(tx, job.orgId, job.messageId, UNDECRYPTABLE_RETRY_MS);
         return null;
       }
     }

@@ -172,6 +172,31 @@ describe('send limits and validation', () => {
     }
   });
 
+  it('counts sends through API keys against the member who made them (more keys, no more sends)', async () => {
+    const limited = await testApp({ WHATSAPP_GRAPH_URL: graph.url, RATE_LIMIT_SEND_MAX: '2' });
+    try {
+      const owner = await registerOrg(limited.app);
+      const { conversationId } = await startThread(limited.app, owner);
+      const keys = [];
+      for (const name of ['bot-1', 'bot-2', 'bot-3']) {
+        const made = await limited.app.inject({
+          method: 'POST',
+          url: '/api/v1/api-keys',
+          headers: owner.auth,
+          payload: { name, scopes: ['conversations:write'] },
+        });
+        keys.push({ auth: { authorization: `Bearer ${made.json<{ key: string }>().key}` } });
+      }
+      const statuses = [];
+      for (const key of keys)
+        statuses.push((await send(limited.app, key, conversationId)).statusCode);
+      expect(statuses).toEqual([202, 202, 429]);
+      expectProblem(await send(limited.app, owner, conversationId), 429, 'rate_limited');
+    } finally {
+      await limited.close();
+    }
+  });
+
   it.each([
     ['an empty text', { text: '' }],
     ['a blank text', { text: ' \n\t ' }],

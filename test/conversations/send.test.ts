@@ -68,6 +68,10 @@ describe('sending a WhatsApp message', () => {
 
   it.each([
     ['a 429 rate limit', ['rate_limited'] as const],
+    [
+      "Meta's throughput limit, answered as a 400 with code 130429",
+      ['throughput_reached'] as const,
+    ],
     ['a 500 then a 503', ['server_error', 'unavailable'] as const],
     ['a dropped connection', ['drop'] as const],
   ])('retries after %s and then sends', async (_, failures) => {

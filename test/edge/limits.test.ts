@@ -100,12 +100,8 @@ describe('the rules for later routes', () => {
       RATE_LIMIT_SEND_MAX: '7',
       RATE_LIMIT_UPLOAD_MAX: '3',
     });
-    expect([SEND.max(config), SEND.windowMs(config), SEND.by]).toEqual([7, 60_000, 'credential']);
-    expect([UPLOAD.max(config), UPLOAD.windowMs(config), UPLOAD.by]).toEqual([
-      3,
-      60_000,
-      'credential',
-    ]);
+    expect([SEND.max(config), SEND.windowMs(config), SEND.by]).toEqual([7, 60_000, 'user']);
+    expect([UPLOAD.max(config), UPLOAD.windowMs(config), UPLOAD.by]).toEqual([3, 60_000, 'user']);
     expect(SEND.failClosed ?? false).toBe(false);
   });
 

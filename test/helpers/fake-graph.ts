@@ -12,7 +12,14 @@ export interface GraphRequest {
 
 /** What the fake answers next: Meta's documented shapes, or a dropped connection. */
 export type GraphReply =
-  'ok' | 'rate_limited' | 'server_error' | 'unavailable' | 'not_allowed' | 'invalid_token' | 'drop';
+  | 'ok'
+  | 'rate_limited'
+  | 'throughput_reached'
+  | 'server_error'
+  | 'unavailable'
+  | 'not_allowed'
+  | 'invalid_token'
+  | 'drop';
 
 const trace = () => randomBytes(8).toString('base64url');
 const error = (message: string, code: number, extra: Record<string, unknown> = {}) => ({
@@ -21,6 +28,11 @@ const error = (message: string, code: number, extra: Record<string, unknown> = {
 
 const replies: Record<Exclude<GraphReply, 'ok' | 'drop'>, [number, unknown]> = {
   rate_limited: [429, error('(#130429) Rate limit hit', 130429)],
+  // Meta also throttles with HTTP 400 and a throttling code.
+  throughput_reached: [
+    400,
+    error('(#130429) Cloud API message throughput has been reached.', 130429),
+  ],
   server_error: [500, error('An unknown error has occurred.', 1, { is_transient: true })],
   unavailable: [503, error('Service temporarily unavailable', 2, { is_transient: true })],
   not_allowed: [

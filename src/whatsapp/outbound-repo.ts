@@ -40,7 +40,7 @@ export async function loadDue(tx: Tx, orgId: string, id: string): Promise<SendTa
       phoneNumberId: channels.phoneNumberId,
       accessToken: channels.accessToken,
       deletedAt: channels.deletedAt,
-      to: customers.phone,
+      to: sql<string>`coalesce(${messages.recipient}, ${customers.phone})`,
     })
     .from(messages)
     .innerJoin(

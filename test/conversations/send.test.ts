@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { messages } from '../../src/db/schema/whatsapp.js';
-import { registerOrg, type Member, type TestApp } from '../helpers/app.js';
+import { newPhone, registerOrg, type Member, type TestApp } from '../helpers/app.js';
 import { fakeGraph, type FakeGraph } from '../helpers/fake-graph.js';
 import { graphApp, messageOf, send, settled, startThread, type Thread } from './helpers.js';
 
@@ -82,6 +82,29 @@ describe('sending a WhatsApp message', () => {
     expect(graph.requests).toHaveLength(failures.length + 1);
     const bodies = graph.requests.map((r) => JSON.stringify(r.body));
     expect(new Set(bodies).size).toBe(1);
+  });
+
+  it("sends to the number it was queued for, even if the customer's phone changes meanwhile", async () => {
+    graph.script('server_error');
+    // A retry slow enough for the edit to land before it.
+    const { app, owner, thread } = await setup({ WHATSAPP_RETRY_BASE_MS: '2000' });
+    const res = await send(app, owner, thread.conversationId, { text: 'Addressed now' });
+    expect(res.statusCode, res.body).toBe(202);
+    await graph.received(1);
+    const edit = await app.inject({
+      method: 'PATCH',
+      url: `/api/v1/customers/${thread.customer.id}`,
+      headers: owner.auth,
+      payload: { phone: newPhone() },
+    });
+    expect(edit.statusCode, edit.body).toBe(200);
+    const sent = await settled(app, owner, thread.conversationId, res.json<{ id: string }>().id);
+    expect(sent.status).toBe('sent');
+    const requests = await graph.received(2);
+    expect(requests.map((r) => (r.body as { to: string }).to)).toEqual([
+      thread.customer.phone.slice(1),
+      thread.customer.phone.slice(1),
+    ]);
   });
 
   it('gives up after WHATSAPP_SEND_ATTEMPTS server errors and marks the message failed', async () => {

@@ -86,6 +86,9 @@ CREATE TABLE messages (
   media_mime_type text CHECK (length(media_mime_type) <= 255),
   caption text CHECK (length(caption) <= 65536),
   wa_message_id text CHECK (length(wa_message_id) <= 256),
+  -- Outbound: the number it is addressed to, fixed when queued (a later edit of the
+  -- customer's phone must not redirect a message already written).
+  recipient text CHECK (recipient ~ '^\\+[1-9][0-9]{6,14}$'),
   status text NOT NULL CHECK (status IN
     ('received', 'queued', 'sending', 'sent', 'delivered', 'read', 'failed')),
   error jsonb,

@@ -109,6 +109,7 @@ export const messages = pgTable('messages', {
   mediaMimeType: text('media_mime_type'),
   caption: text('caption'),
   waMessageId: text('wa_message_id'),
+  recipient: text('recipient'),
   status: text('status', { enum: messageStatuses }).notNull(),
   error: jsonb('error').$type<{ code?: number; title?: string; message?: string } | null>(),
   attempts: integer('attempts').notNull().default(0),

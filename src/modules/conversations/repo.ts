@@ -149,6 +149,11 @@ export async function queueText(
       status: 'queued',
       nextAttemptAt: sql`now()`,
       sentBy,
+      // Addressed now: editing the customer's phone later must not redirect this message.
+      recipient: sql`(select ${customers.phone} from ${customers} join ${conversations}
+        on ${conversations.organizationId} = ${customers.organizationId}
+        and ${conversations.customerId} = ${customers.id}
+        where ${conversations.organizationId} = ${orgId} and ${conversations.id} = ${conversationId})`,
     })
     .returning(messageColumns);
   await tx

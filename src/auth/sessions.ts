@@ -58,26 +58,19 @@ export async function createSession(
 }
 
 /** A live session: not revoked, inside both its idle and absolute lifetimes. */
+export const liveAt = (now: Date) =>
+  and(isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now));
+
+/** The organization requires MFA and this member has not enrolled (joined users, organizations). */
+export const mfaPending = sql<boolean>`(${organizations.requireMfa} and not ${users.mfaEnabled})`;
+
 async function loadLive(tx: Tx, sessionId: string, userId: string) {
-  const now = new Date();
   const [row] = await tx
-    .select({
-      role: users.role,
-      lastUsedAt: sessions.lastUsedAt,
-      mfaPending: sql<boolean>`(${organizations.requireMfa} and not ${users.mfaEnabled})`,
-    })
+    .select({ role: users.role, lastUsedAt: sessions.lastUsedAt, mfaPending })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .innerJoin(organizations, eq(organizations.id, sessions.organizationId))
-    .where(
-      and(
-        eq(sessions.id, sessionId),
-        eq(sessions.userId, userId),
-        isNull(sessions.revokedAt),
-        gt(sessions.expiresAt, now),
-        gt(sessions.idleExpiresAt, now),
-      ),
-    );
+    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), liveAt(new Date())));
   return row;
 }
 

@@ -1,4 +1,5 @@
-import { and, eq, gt, inArray, isNull, not, sql } from 'drizzle-orm';
+import { and, eq, not, sql } from 'drizzle-orm';
+import { liveAt, mfaPending } from '../auth/sessions.js';
 import type { Database } from '../db/client.js';
 import { organizations, sessions, users } from '../db/schema.js';
 
@@ -19,7 +20,6 @@ export async function liveSessions(
   const live = new Set<string>();
   for (let i = 0; i < sessionIds.length; i += CHUNK) {
     const ids = sessionIds.slice(i, i + CHUNK);
-    const now = new Date();
     const rows = await db.withOrgRead(orgId, (tx) =>
       tx
         .select({ id: sessions.id })
@@ -29,11 +29,10 @@ export async function liveSessions(
         .where(
           and(
             eq(sessions.organizationId, orgId),
-            inArray(sessions.id, ids),
-            isNull(sessions.revokedAt),
-            gt(sessions.expiresAt, now),
-            gt(sessions.idleExpiresAt, now),
-            not(sql`(${organizations.requireMfa} and not ${users.mfaEnabled})`),
+            // One statement shape whatever the count (statements are prepared per shape).
+            sql`${sessions.id} = any(${`{${ids.join(',')}}`}::uuid[])`,
+            liveAt(new Date()),
+            not(mfaPending),
           ),
         ),
     );

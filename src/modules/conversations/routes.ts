@@ -157,8 +157,9 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/conversations/:id/messages',
     {
-      // SEND: RATE_LIMIT_SEND_MAX per minute per user or key, on top of the general limit;
-      // a stolen session must not turn the organization's number into a spam cannon.
+      // SEND: RATE_LIMIT_SEND_MAX per minute per member (their API keys included), on top of
+      // the general limit: a stolen session must not turn the organization's number into a
+      // spam cannon.
       config: { ...write, rateLimit: SEND },
       schema: {
         tags,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Counters } from '../infra/counters.js';
-import { AppError } from '../security/errors.js';
+import { rateLimited, type AppError } from '../security/errors.js';
 
 const WINDOW_MS = 15 * 60 * 1000;
 
@@ -42,9 +42,5 @@ export class LoginLockout {
   }
 }
 
-export function lockedOut(resetMs: number): AppError {
-  const seconds = Math.max(1, Math.ceil(resetMs / 1000));
-  return new AppError('rate_limited', 'Too many attempts; try again later', undefined, undefined, {
-    'retry-after': String(seconds),
-  });
-}
+export const lockedOut = (resetMs: number): AppError =>
+  rateLimited(resetMs, 'Too many attempts; try again later');

@@ -1,5 +1,6 @@
 import { jwtVerify, SignJWT, errors as joseErrors } from 'jose';
-import { createHash, createHmac, randomBytes, timingSafeEqual, webcrypto } from 'node:crypto';
+import { createHash, createHmac, randomBytes, webcrypto } from 'node:crypto';
+import { secretEquals } from '../crypto/secret-equals.js';
 import { isUuid } from '../db/ids.js';
 
 export const ACCESS_TTL_SECONDS = 15 * 60;
@@ -101,14 +102,8 @@ export class TokenService {
 
   csrfMatches(sessionId: string, presented: string | undefined): boolean {
     if (!presented) return false;
-    return safeEqual(this.csrfToken(sessionId), presented);
+    return secretEquals(presented, this.csrfToken(sessionId));
   }
-}
-
-export function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** 256-bit opaque refresh token; only its SHA-256 is stored. */

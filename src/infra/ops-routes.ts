@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import { safeEqual } from '../auth/tokens.js';
+import { secretEquals } from '../crypto/secret-equals.js';
 import { AppError } from '../security/errors.js';
 
 const check = z.enum(['ok', 'down']);
@@ -53,14 +53,16 @@ export function opsRoutes(metrics: Registry): FastifyPluginAsyncZod {
         ]);
         if (Object.values(checks).every((s) => s === 'ok'))
           return { status: 'ok' as const, checks };
-        throw new AppError('unavailable', 'A dependency is not answering', undefined, { checks });
+        throw new AppError('unavailable', 'A dependency is not answering', {
+          extra: { checks },
+        });
       },
     );
 
     app.get('/metrics', { config: ops, schema: hide }, async (request, reply) => {
       if (config.metricsToken) {
         const presented = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-        if (!presented || !safeEqual(presented, config.metricsToken))
+        if (!presented || !secretEquals(presented, config.metricsToken))
           throw new AppError('unauthorized');
       }
       return reply.type(metrics.contentType).send(await metrics.metrics());

@@ -89,13 +89,7 @@ export async function registerEdgeLimits(app: FastifyInstance, limits: EdgeLimit
         request.log.warn({ type, value }, 'under pressure: shedding requests');
       }
       const retryAfter = { 'retry-after': String(limits.retryAfterSeconds) };
-      throw new AppError(
-        'unavailable',
-        'Overloaded; try again shortly',
-        undefined,
-        undefined,
-        retryAfter,
-      );
+      throw new AppError('unavailable', 'Overloaded; try again shortly', { headers: retryAfter });
     },
   });
   if (limits.maxEventLoopDelayMs <= 0) return;

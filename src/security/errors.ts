@@ -32,30 +32,50 @@ export interface FieldError {
   message: string;
 }
 
+/** What a problem carries besides its code and detail. */
+export interface ProblemOptions {
+  /** Per-field reasons of a validation failure. */
+  errors?: FieldError[];
+  /** Extra members of the problem body, e.g. the `mfaToken` of `mfa_required`. */
+  extra?: Record<string, unknown>;
+  /** Response headers that belong to the problem, e.g. Retry-After on a 429. */
+  headers?: Record<string, string>;
+}
+
 /** An error meant for the client: its code, status and detail are safe to show. */
 export class AppError extends Error {
   readonly status: number;
+  readonly errors: FieldError[] | undefined;
+  readonly extra: Record<string, unknown> | undefined;
+  readonly headers: Record<string, string> | undefined;
   constructor(
     readonly code: ProblemCode,
     readonly detail?: string,
-    readonly errors?: FieldError[],
-    readonly extra?: Record<string, unknown>,
-    /** Response headers that belong to the problem, e.g. Retry-After on a 429. */
-    readonly headers?: Record<string, string>,
+    options: ProblemOptions = {},
   ) {
     super(detail ?? problems[code].title);
     this.name = 'AppError';
     this.status = problems[code].status;
+    this.errors = options.errors;
+    this.extra = options.extra;
+    this.headers = options.headers;
   }
 }
 
 export const notFound = () => new AppError('not_found');
+
+/** Whole seconds until a window resets, at least 1 (Retry-After and RateLimit-Reset). */
+export const secondsUntil = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/** 429 with Retry-After: every limit (per address, per credential, per email, per code). */
+export const rateLimited = (resetMs: number, detail?: string) =>
+  new AppError('rate_limited', detail, {
+    headers: { 'retry-after': String(secondsUntil(resetMs)) },
+  });
 export const validationFailed = (errors: FieldError[], detail?: string) =>
-  new AppError(
-    'validation_failed',
-    detail ?? 'See errors for the fields that are not valid',
+  new AppError('validation_failed', detail ?? 'See errors for the fields that are not valid', {
     errors,
-  );
+  });
 
 export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
   const { title, status } = problems[err.code];

@@ -43,13 +43,9 @@ export function limitStore(redis: Redis | null, log: FastifyBaseLogger): LimitSt
     } catch (err) {
       if (!refusing) log.error({ err }, 'Redis unavailable: sign-in limits refuse requests (503)');
       refusing = true;
-      throw new AppError(
-        'unavailable',
-        'Temporarily unavailable; try again shortly',
-        undefined,
-        undefined,
-        { 'retry-after': RETRY_AFTER_SECONDS },
-      );
+      throw new AppError('unavailable', 'Temporarily unavailable; try again shortly', {
+        headers: { 'retry-after': RETRY_AFTER_SECONDS },
+      });
     }
   };
   return {

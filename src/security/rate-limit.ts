@@ -6,7 +6,7 @@ import type { SessionCookies } from '../auth/cookies.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Config } from '../config.js';
 import { AddressBlocks, addressKey } from './addresses.js';
-import { AppError } from './errors.js';
+import { AppError, rateLimited, secondsUntil } from './errors.js';
 import type { LimitStore } from './limit-store.js';
 
 /** A limit a route declares in its config: which bucket, how many per window, keyed by whom. */
@@ -82,20 +82,13 @@ const clientOf = (rule: RateLimitRule, request: FastifyRequest) => {
   return `ip:${addressKey(request.ip)}`;
 };
 
-const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
-
 function limitHeaders(reply: FastifyReply, max: number, remaining: number, resetMs: number) {
   reply.headers({
     'ratelimit-limit': String(max),
     'ratelimit-remaining': String(Math.max(0, remaining)),
-    'ratelimit-reset': String(seconds(resetMs)),
+    'ratelimit-reset': String(secondsUntil(resetMs)),
   });
 }
-
-const tooMany = (resetMs: number) =>
-  new AppError('rate_limited', undefined, undefined, undefined, {
-    'retry-after': String(seconds(resetMs)),
-  });
 
 /**
  * Every /api/v1 request counts under GENERAL, keyed by its credential once the guard has
@@ -119,7 +112,7 @@ export function registerRateLimits(app: FastifyInstance, deps: RateLimitDeps): v
     if (!blocked || (await signedSession(request, deps))) return;
     limitHeaders(reply, GENERAL.max(config), 0, blocked.remainingMs);
     if (blocked.first) await rateLimitedEvent(request, deps, GENERAL.bucket);
-    throw tooMany(blocked.remainingMs);
+    throw rateLimited(blocked.remainingMs);
   });
 
   app.addHook('preParsing', async (request, reply) => {
@@ -151,7 +144,7 @@ export function registerRateLimits(app: FastifyInstance, deps: RateLimitDeps): v
     // Sampled: the first refusal of a window is recorded, not every one of a flood.
     for (const c of over)
       if (c.count === c.max + 1) await rateLimitedEvent(request, deps, c.rule.bucket);
-    throw tooMany(resetMs);
+    throw rateLimited(resetMs);
   });
 
   // What the guard refused as unauthenticated never reached the count above: it counts

@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { secretEquals } from '../crypto/secret-equals.js';
 
 /**
  * Webhook signatures, judged on the raw bytes as received (never on re-serialized JSON)
@@ -23,7 +24,7 @@ export function validHubSignature(
 ): boolean {
   const match = HUB_SIGNATURE.exec(header(value) ?? '');
   if (!match) return false;
-  return timingSafeEqual(Buffer.from(match[1]!, 'hex'), hmac(secret, body));
+  return secretEquals(Buffer.from(match[1]!, 'hex'), hmac(secret, body));
 }
 
 /** WooCommerce's `X-WC-Webhook-Signature: base64(HMAC-SHA256(secret, body))`. */
@@ -34,5 +35,5 @@ export function validWooSignature(
 ): boolean {
   const given = header(value);
   if (!given || !BASE64_SHA256.test(given)) return false;
-  return timingSafeEqual(Buffer.from(given, 'base64'), hmac(secret, body));
+  return secretEquals(Buffer.from(given, 'base64'), hmac(secret, body));
 }

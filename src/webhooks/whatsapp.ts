@@ -1,7 +1,7 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { secretEquals } from '../crypto/secret-equals.js';
 import { AppError } from '../security/errors.js';
 import { channelFromUrl, channelOf } from './channels.js';
 import { recordDelivery } from './deliveries.js';
@@ -21,10 +21,6 @@ const verifyQuery = z.looseObject({
     .regex(/^[\x21-\x7e]{1,512}$/, 'must be printable')
     .optional(),
 });
-
-/** Equal-length digests, so the comparison takes the same time whatever the token. */
-const sameSecret = (a: string, b: string) =>
-  timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 
 /**
  * Meta's WhatsApp Cloud API webhooks (CONTRACT section 7). The signature is checked on the
@@ -57,7 +53,7 @@ export const whatsappWebhookRoutes: FastifyPluginAsync = async (base) => {
         q['hub.mode'] === 'subscribe' &&
         token !== undefined &&
         channel.verifyToken !== null &&
-        sameSecret(token, channel.verifyToken);
+        secretEquals(token, channel.verifyToken);
       if (!valid || q['hub.challenge'] === undefined) {
         const refused = { source: 'whatsapp', sizeBytes: 0, reason: 'verify_token' } as const;
         await recordRefusal(app.ctx, request, channel, refused);

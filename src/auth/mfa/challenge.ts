@@ -44,9 +44,10 @@ export async function mfaChallenge(
   return new AppError(
     'mfa_required',
     'Enter the code from your authenticator app, or a recovery code',
-    undefined,
-    { mfaToken: token, expiresIn: CHALLENGE_TTL_SECONDS },
-    { 'cache-control': 'no-store' },
+    {
+      extra: { mfaToken: token, expiresIn: CHALLENGE_TTL_SECONDS },
+      headers: { 'cache-control': 'no-store' },
+    },
   );
 }
 

@@ -1,5 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { generateSecret, generateURI, verify } from 'otplib';
+import { secretEquals } from '../../crypto/secret-equals.js';
 
 /** RFC 6238 defaults, which every authenticator app understands. */
 export const TOTP_PERIOD_SECONDS = 30;
@@ -67,7 +68,7 @@ export function matchRecoveryCode(code: string, stored: Buffer[]): Buffer | unde
   const presented = hashRecoveryCode(code);
   let match: Buffer | undefined;
   for (const hash of stored) {
-    if (hash.length === presented.length && timingSafeEqual(hash, presented)) match = hash;
+    if (secretEquals(presented, hash)) match = hash;
   }
   return match;
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { AppError } from '../../security/errors.js';
+import { AppError, rateLimited } from '../../security/errors.js';
 import { AUTH_IP } from '../../security/rate-limit.js';
 import { authModeHeaders, sessionOut } from '../schema.js';
 import { startSession } from '../sign-in.js';
@@ -53,15 +53,7 @@ export const loginMfaRoutes: FastifyPluginAsyncZod = async (app) => {
         metadata: { reason: result.reason },
       });
       if (result.reason === 'throttled') {
-        throw new AppError(
-          'rate_limited',
-          'Too many wrong codes; try again later',
-          undefined,
-          undefined,
-          {
-            'retry-after': String(result.retryAfterSeconds),
-          },
-        );
+        throw rateLimited(result.retryAfterSeconds * 1000, 'Too many wrong codes; try again later');
       }
       if (ended) {
         throw new AppError(

@@ -10,8 +10,10 @@ import {
 } from 'fastify-type-provider-zod';
 import { AuditLog } from './audit/log.js';
 import { auditRoutes } from './audit/routes.js';
+import { accountRoutes } from './auth/account-routes.js';
 import { apiKeyRoutes } from './auth/api-key-routes.js';
 import { ApiKeyService } from './auth/api-keys.js';
+import { Authenticator } from './auth/authenticate.js';
 import { SessionCookies } from './auth/cookies.js';
 import { mfaRoutes } from './auth/mfa/routes.js';
 import { registerAuthGuard } from './auth/guard.js';
@@ -49,7 +51,7 @@ import {
   type EdgeLimits,
 } from './security/edge-limits.js';
 import { limitStore } from './security/limit-store.js';
-import { registerRateLimits } from './security/rate-limit.js';
+import { registerFailureLimit, registerRateLimits, WEBHOOK_IP } from './security/rate-limit.js';
 import { requestIdFrom } from './security/request-id.js';
 import { busPublisher } from './realtime/events.js';
 import { realtimeRoutes, registerWebsocket } from './realtime/routes.js';
@@ -127,6 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await sessions.start();
   const apiKeys = new ApiKeyService(db, bus);
   await apiKeys.start();
+  sessions.onUserChanged((userId) => apiKeys.forgetMaker(userId));
   const keyring = new Keyring(config.encryptionKeys);
   const webhookChannels = new WebhookChannels(db, keyring, bus);
   await webhookChannels.start();
@@ -182,28 +185,28 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Tier 3: routes.
   await app.register(opsRoutes(metrics));
-  await app.register(webhookRoutes, { prefix: '/webhooks' });
+  const authenticator = new Authenticator({ tokens, sessions, apiKeys, cookies: ctx.cookies });
+  const limitDeps = { store: limits, config, audit: ctx.audit, authenticator };
+  await app.register(
+    async (hooks) => {
+      if (!deps.bareEdge) registerFailureLimit(hooks, limitDeps, WEBHOOK_IP);
+      await hooks.register(webhookRoutes);
+    },
+    { prefix: '/webhooks' },
+  );
   await app.register(
     async (api) => {
       // Before the guard: it turns spent addresses away ahead of any credential lookup.
-      if (!deps.bareEdge) {
-        registerRateLimits(api, {
-          store: limits,
-          config,
-          audit: ctx.audit,
-          tokens,
-          cookies: ctx.cookies,
-        });
-      }
+      if (!deps.bareEdge) registerRateLimits(api, limitDeps);
       registerAuthGuard(api, {
+        authenticator,
         tokens,
-        sessions: ctx.sessions,
-        apiKeys,
         cookies: ctx.cookies,
         audit: ctx.audit,
         trustedOrigins: new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins]),
       });
       await api.register(authRoutes);
+      await api.register(accountRoutes);
       await api.register(sessionRoutes);
       await api.register(apiKeyRoutes);
       await api.register(mfaRoutes);

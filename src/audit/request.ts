@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { AuditEntry, SecurityEvent } from './log.js';
+import type { AuditEntry, AuditLog, SecurityEvent } from './log.js';
 
 /** Where a request came from, as the audit trail records it. */
 export interface RequestOrigin {
@@ -68,4 +68,19 @@ export function securityEventFrom(request: FastifyRequest, fields: SecurityField
     userId: userId === undefined ? (request.principal?.userId ?? null) : userId,
     ...requestOrigin(request),
   };
+}
+
+/**
+ * Records the security event of a refusal (a forged request, a spent budget, a bad
+ * signature). Best effort: the refusal stands even when the event store is down, and a
+ * failing store must never turn a 403 or 429 into a 500.
+ */
+export async function recordRefusal(
+  audit: AuditLog,
+  request: FastifyRequest,
+  fields: SecurityFields,
+): Promise<void> {
+  await audit
+    .securityEvent(securityEventFrom(request, fields))
+    .catch((err: unknown) => request.log.warn({ err }, 'security event not recorded'));
 }

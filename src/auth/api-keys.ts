@@ -1,6 +1,7 @@
 import { and, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { rows, type Database } from '../db/client.js';
+import { users, type Role } from '../db/schema.js';
 import { apiKeys, type Scope } from '../db/schema/api-keys.js';
 import type { Bus } from '../infra/pubsub.js';
 import { sha256 } from './tokens.js';
@@ -12,8 +13,10 @@ export interface ApiKeyPrincipal {
   keyId: string;
   orgId: string;
   scopes: readonly Scope[];
-  /** The member who made it, for the audit trail (null once that member is deleted). */
-  createdBy: string | null;
+  /** The member who made it: the key acts for them, in the audit trail and the limits. */
+  createdBy: string;
+  /** That member's role now: a key never does more than its maker may do today. */
+  role: Role;
 }
 
 /** `bsk_` + 256 random bits. Shown once; only its SHA-256 is stored. */
@@ -28,8 +31,10 @@ const CHANNEL = 'bastion:api-keys:revoked';
 
 /**
  * Resolves presented keys: a SECURITY DEFINER lookup finds the organization, then the key is
- * read under that organization's RLS scope and must be neither revoked nor expired. Answers
- * are cached for seconds and dropped on revocation here and (over the bus) everywhere.
+ * read under that organization's RLS scope and must be neither revoked nor expired, and
+ * its maker must still be a member (a removed member's keys die with them; their role
+ * bounds the key's). Answers are cached for seconds and dropped on revocation, and on any
+ * change to the maker (role, removal), here and (over the bus) everywhere.
  */
 export class ApiKeyService {
   private readonly cache = new Map<string, { principal: ApiKeyPrincipal; until: number }>();
@@ -42,14 +47,17 @@ export class ApiKeyService {
   ) {}
 
   async start(): Promise<void> {
-    await this.bus.subscribe(CHANNEL, (keyId) => this.drop(keyId));
+    await this.bus.subscribe(CHANNEL, (keyId) => this.drop((k) => k.keyId === keyId));
   }
 
-  private drop(keyId: string): void {
+  /** Forgets cached keys of a member whose role or membership just changed. */
+  forgetMaker(userId: string): void {
+    this.drop((k) => k.createdBy === userId);
+  }
+
+  private drop(which: (key: ApiKeyPrincipal) => boolean): void {
     this.epoch++;
-    for (const [hash, entry] of this.cache) {
-      if (entry.principal.keyId === keyId) this.cache.delete(hash);
-    }
+    for (const [hash, entry] of this.cache) if (which(entry.principal)) this.cache.delete(hash);
   }
 
   async principal(presented: string): Promise<ApiKeyPrincipal | null> {
@@ -70,17 +78,21 @@ export class ApiKeyService {
       tx
         .update(apiKeys)
         .set({ lastUsedAt: new Date(now) })
+        .from(users)
         .where(
           and(
             eq(apiKeys.organizationId, owner.organization_id),
             eq(apiKeys.id, owner.api_key_id),
             isNull(apiKeys.revokedAt),
             or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, new Date(now))),
+            eq(users.organizationId, owner.organization_id),
+            eq(users.id, apiKeys.createdBy),
           ),
         )
         .returning({
           scopes: apiKeys.scopes,
-          createdBy: apiKeys.createdBy,
+          createdBy: users.id,
+          role: users.role,
           expiresAt: apiKeys.expiresAt,
         }),
     );
@@ -90,6 +102,7 @@ export class ApiKeyService {
       orgId: owner.organization_id,
       scopes: key.scopes,
       createdBy: key.createdBy,
+      role: key.role,
     };
     // Never trust the cache past the key's own expiry.
     const until = Math.min(now + CACHE_TTL_MS, key.expiresAt?.getTime() ?? Infinity);
@@ -110,7 +123,7 @@ export class ApiKeyService {
         )
         .returning({ id: apiKeys.id }),
     );
-    this.drop(keyId);
+    this.drop((k) => k.keyId === keyId);
     await this.bus.publish(CHANNEL, keyId).catch(() => {});
     return revoked.length > 0;
   }

@@ -1,13 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { roles, type Role } from '../db/schema.js';
 import type { AuditLog } from '../audit/log.js';
-import { securityEventFrom } from '../audit/request.js';
+import { recordRefusal } from '../audit/request.js';
 import { AppError } from '../security/errors.js';
+import type { Authenticator } from './authenticate.js';
 import type { SessionCookies } from './cookies.js';
+import { carriesSessionCookie } from './credential.js';
 import type { Scope } from '../db/schema/api-keys.js';
-import { API_KEY_PREFIX, type ApiKeyPrincipal, type ApiKeyService } from './api-keys.js';
-import type { Principal, SessionService } from './sessions.js';
-import type { TokenService } from './tokens.js';
+import type { ApiKeyPrincipal } from './api-keys.js';
+import type { Principal } from './sessions.js';
+import type { TokenService, VerifiedClaims } from './tokens.js';
 
 /** Who may call a route: anyone ('public'), or a member with at least this role. */
 export type Access = 'public' | Role;
@@ -23,6 +25,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The signed-in member (session credential), if any. */
     principal: Principal | null;
+    /** The verified access token of a session credential (its expiry ends a socket). */
+    claims: VerifiedClaims | null;
     /** The API key the request authenticated with, if any. */
     apiKey: ApiKeyPrincipal | null;
     /** How the request authenticated; cookie requests are the ones CSRF can forge. */
@@ -37,35 +41,34 @@ export const hasRole = (actual: Role, required: Role) => rank(actual) >= rank(re
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export interface GuardDeps {
+  authenticator: Authenticator;
+  /** CSRF tokens, and attributing a refused cross-origin request to its session. */
   tokens: TokenService;
-  sessions: SessionService;
-  apiKeys: ApiKeyService;
   cookies: SessionCookies;
   /** Origins allowed to send cookie-authenticated requests: our own and ALLOWED_ORIGINS. */
   trustedOrigins: ReadonlySet<string>;
   audit: AuditLog;
 }
 
-/** Records a refused forgery; a failing event store must not turn the refusal into a 500. */
-async function refused(
-  request: FastifyRequest,
-  deps: GuardDeps,
-  who: { orgId: string; userId: string },
-  type: string,
-  metadata: Record<string, unknown>,
-) {
-  await deps.audit
-    .securityEvent(
-      securityEventFrom(request, { type, orgId: who.orgId, userId: who.userId, metadata }),
-    )
-    .catch((err: unknown) => request.log.warn({ err }, 'security event not recorded'));
-}
-
-function bearer(request: FastifyRequest): string | undefined | null {
-  const header = request.headers.authorization;
-  if (header === undefined) return undefined;
-  const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
-  return match ? match[1]! : null;
+/**
+ * A browser attaches our cookies to cross-site requests whatever the route: sign-in and
+ * refresh too, which would hand a foreign page fresh cookies in the victim's session. So
+ * any request carrying one of our session cookies must come from one of our origins when
+ * it names one (`null` included: sandboxed frames and some redirects send it).
+ */
+async function refuseForeignOrigin(request: FastifyRequest, deps: GuardDeps): Promise<void> {
+  const origin = request.headers.origin;
+  if (origin === undefined || deps.trustedOrigins.has(origin)) return;
+  if (!carriesSessionCookie(request, deps.cookies)) return;
+  const token = deps.cookies.accessToken(request);
+  const claims = token ? await deps.tokens.verifyAccess(token) : null;
+  await recordRefusal(deps.audit, request, {
+    type: 'cross_origin_refused',
+    orgId: claims?.orgId ?? null,
+    userId: claims?.userId ?? null,
+    metadata: { origin: origin.slice(0, 200) },
+  });
+  throw new AppError('csrf_failed', 'This origin may not send authenticated requests');
 }
 
 /**
@@ -75,6 +78,7 @@ function bearer(request: FastifyRequest): string | undefined | null {
  */
 export function registerAuthGuard(app: FastifyInstance, deps: GuardDeps): void {
   app.decorateRequest('principal', null);
+  app.decorateRequest('claims', null);
   app.decorateRequest('apiKey', null);
   app.decorateRequest('credential', null);
 
@@ -85,51 +89,37 @@ export function registerAuthGuard(app: FastifyInstance, deps: GuardDeps): void {
   });
 
   app.addHook('onRequest', async (request, reply) => {
+    await refuseForeignOrigin(request, deps);
     const access = request.routeOptions.config.access;
     if (access === undefined || access === 'public') return;
     reply.header('cache-control', 'no-store');
 
-    const fromHeader = bearer(request);
-    if (fromHeader === null) throw new AppError('unauthorized');
-    if (fromHeader?.startsWith(API_KEY_PREFIX)) {
-      // API keys: header-only (never CSRF-able), scoped, and only where a route names a scope.
-      const key = await deps.apiKeys.principal(fromHeader);
-      if (!key) throw new AppError('unauthorized');
+    const auth = await deps.authenticator.authenticate(request);
+    if (!auth) throw new AppError('unauthorized');
+
+    if (auth.kind === 'api-key') {
+      // API keys: header-only (never CSRF-able), scoped, only where a route names a scope,
+      // and never beyond what the member who made the key may do today.
       const scope = request.routeOptions.config.scope;
-      if (!scope || !key.scopes.includes(scope)) throw new AppError('insufficient_scope');
-      request.apiKey = key;
+      if (!scope || !auth.key.scopes.includes(scope)) throw new AppError('insufficient_scope');
+      if (!hasRole(auth.key.role, access)) throw new AppError('forbidden');
+      request.apiKey = auth.key;
       request.credential = 'api-key';
       return;
     }
-    const token = fromHeader ?? deps.cookies.accessToken(request);
-    if (!token) throw new AppError('unauthorized');
-    const credential = fromHeader ? 'bearer' : 'cookie';
 
-    const claims = await deps.tokens.verifyAccess(token);
-    if (!claims) throw new AppError('unauthorized');
-
-    const principal = await deps.sessions.principal(claims);
-    if (!principal) throw new AppError('unauthorized');
-
-    // A browser attaches cookies to cross-site requests; an Authorization header it never
-    // adds by itself. So only cookie-authenticated requests need the Origin and CSRF checks.
-    if (credential === 'cookie') {
-      const origin = request.headers.origin;
-      if (origin !== undefined && !deps.trustedOrigins.has(origin)) {
-        await refused(request, deps, claims, 'cross_origin_refused', {
-          origin: origin.slice(0, 200),
+    const { claims, principal } = auth;
+    // An Authorization header a browser never adds by itself: only cookie-authenticated
+    // requests can be forged cross-site, so only they need the CSRF token.
+    if (auth.via === 'cookie' && UNSAFE.has(request.method)) {
+      const presented = request.headers['x-csrf-token'];
+      if (typeof presented !== 'string' || !deps.tokens.csrfMatches(claims.sessionId, presented)) {
+        await recordRefusal(deps.audit, request, {
+          type: 'csrf_failed',
+          orgId: claims.orgId,
+          userId: claims.userId,
         });
-        throw new AppError('csrf_failed', 'This origin may not send authenticated requests');
-      }
-      if (UNSAFE.has(request.method)) {
-        const presented = request.headers['x-csrf-token'];
-        if (
-          typeof presented !== 'string' ||
-          !deps.tokens.csrfMatches(claims.sessionId, presented)
-        ) {
-          await refused(request, deps, claims, 'csrf_failed', {});
-          throw new AppError('csrf_failed', 'Missing or wrong X-CSRF-Token');
-        }
+        throw new AppError('csrf_failed', 'Missing or wrong X-CSRF-Token');
       }
     }
 
@@ -141,7 +131,8 @@ export function registerAuthGuard(app: FastifyInstance, deps: GuardDeps): void {
     }
     if (!hasRole(principal.role, access)) throw new AppError('forbidden');
     request.principal = principal;
-    request.credential = credential;
+    request.claims = claims;
+    request.credential = auth.via;
   });
 }
 

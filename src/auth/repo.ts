@@ -1,5 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { rows, type Tx } from '../db/client.js';
+import { conflictOnDuplicate } from '../db/errors.js';
 import { organizations, users, type Role } from '../db/schema.js';
 
 export interface UserRow {
@@ -67,3 +68,16 @@ export async function passwordHashOf(tx: Tx, userId: string): Promise<string | u
 export async function setPasswordHash(tx: Tx, userId: string, passwordHash: string) {
   await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
 }
+
+export async function setEmail(tx: Tx, orgId: string, userId: string, email: string) {
+  const [row] = await tx
+    .update(users)
+    .set({ email, updatedAt: new Date() })
+    .where(and(eq(users.organizationId, orgId), eq(users.id, userId)))
+    .returning(userColumns);
+  return row;
+}
+
+/** Emails are unique across the server (sign-in is by email alone): a duplicate is a 409. */
+export const uniqueEmail = <T>(write: Promise<T>): Promise<T> =>
+  conflictOnDuplicate(write, 'users_email_key', 'An account with this email already exists');

@@ -1,7 +1,6 @@
-import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { randomBytes } from 'node:crypto';
-import { isUniqueViolation } from '../db/errors.js';
+import { auditEntry, securityEventFrom } from '../audit/request.js';
 import { uuidv7 } from '../db/ids.js';
 import { AppError } from '../security/errors.js';
 import { principalOf } from './guard.js';
@@ -12,7 +11,6 @@ import {
   authModeHeaders,
   loginBody,
   meOut,
-  passwordBody,
   refreshBody,
   refreshOut,
   registerBody,
@@ -34,13 +32,6 @@ function slugFor(name: string): string {
     .slice(0, 48);
   return `${base || 'org'}-${randomBytes(4).toString('hex')}`;
 }
-
-/** Where a request came from, for audit rows and security events. */
-const origin = (request: FastifyRequest) => ({
-  ip: request.ip,
-  userAgent: request.headers['user-agent'] ?? null,
-  requestId: request.id,
-});
 
 /**
  * Identity routes: each is limited per client address (AUTH_IP); sign-in also per email
@@ -72,8 +63,8 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       const passwordHash = await hashPassword(password);
       const orgId = uuidv7();
       const userId = uuidv7();
-      try {
-        await db.withOrg(orgId, async (tx) => {
+      await repo.uniqueEmail(
+        db.withOrg(orgId, async (tx) => {
           await repo.insertOrganization(tx, {
             id: orgId,
             name: organizationName,
@@ -87,21 +78,11 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
             role: 'owner',
             passwordHash,
           });
-          await audit.record(tx, {
-            orgId,
-            actorId: userId,
-            action: 'organization.registered',
-            targetType: 'organization',
-            targetId: orgId,
-            ...origin(request),
-          });
-        });
-      } catch (err) {
-        if (isUniqueViolation(err, 'users_email_key')) {
-          throw new AppError('conflict', 'An account with this email already exists');
-        }
-        throw err;
-      }
+          const target = { targetType: 'organization', targetId: orgId };
+          const entry = { orgId, actorId: userId, action: 'organization.registered', ...target };
+          await audit.record(tx, auditEntry(request, entry));
+        }),
+      );
       return startSession(app.ctx, request, reply, { userId, orgId }, 201);
     },
   );
@@ -126,12 +107,13 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       // Always one argon2 verification, also for unknown emails: same answer, same time.
       const ok = await verifyPassword(found?.password_hash, password);
       if (!ok || !found) {
-        await audit.securityEvent({
-          orgId: found?.organization_id ?? null,
-          userId: found?.user_id ?? null,
-          type: last ? 'login_locked' : 'login_failed',
-          ...origin(request),
-        });
+        await audit.securityEvent(
+          securityEventFrom(request, {
+            orgId: found?.organization_id ?? null,
+            userId: found?.user_id ?? null,
+            type: last ? 'login_locked' : 'login_failed',
+          }),
+        );
         throw new AppError('invalid_credentials');
       }
       await lockout.succeeded(normalized);
@@ -139,14 +121,8 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       // With a second factor enrolled, no session exists until it is proven.
       const challenge = await mfaChallenge(app.ctx, who);
       if (challenge) throw challenge;
-      await db.withOrg(who.orgId, (tx) =>
-        audit.record(tx, {
-          orgId: who.orgId,
-          actorId: who.userId,
-          action: 'auth.login',
-          ...origin(request),
-        }),
-      );
+      const entry = { orgId: who.orgId, actorId: who.userId, action: 'auth.login' };
+      await db.withOrg(who.orgId, (tx) => audit.record(tx, auditEntry(request, entry)));
       return startSession(app.ctx, request, reply, who, 200);
     },
   );
@@ -164,10 +140,28 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const token = wantsTokens(request)
-        ? request.body?.refreshToken
-        : request.cookies[cookies.names.refresh];
-      if (!token) throw new AppError('unauthorized', 'No refresh token');
+      const inBody = request.body?.refreshToken;
+      if (inBody !== undefined && !wantsTokens(request)) {
+        // Cookie mode reads only the cookie: a body token would be silently ignored.
+        throw new AppError(
+          'validation_failed',
+          'A refresh token in the body needs the header X-Auth-Mode: token (cookie mode reads only the refresh cookie)',
+          {
+            errors: [
+              { path: 'headers.x-auth-mode', message: 'must be "token" with a body refreshToken' },
+            ],
+          },
+        );
+      }
+      const token = wantsTokens(request) ? inBody : request.cookies[cookies.names.refresh];
+      if (!token) {
+        throw new AppError(
+          'unauthorized',
+          wantsTokens(request)
+            ? 'No refresh token: send {"refreshToken": "..."}'
+            : 'No refresh cookie: sign in again, or use X-Auth-Mode: token with a body refreshToken',
+        );
+      }
       const outcome = await rotateRefreshToken(db, token, config.session);
       if (outcome.kind === 'invalid') {
         cookies.clear(reply);
@@ -175,13 +169,14 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       if (outcome.kind === 'reused') {
         await sessions.revoke(outcome.orgId, outcome.sessionId, 'refresh_token_reuse');
-        await audit.securityEvent({
-          orgId: outcome.orgId,
-          userId: outcome.userId,
-          type: 'refresh_token_reuse',
-          metadata: { sessionId: outcome.sessionId },
-          ...origin(request),
-        });
+        await audit.securityEvent(
+          securityEventFrom(request, {
+            orgId: outcome.orgId,
+            userId: outcome.userId,
+            type: 'refresh_token_reuse',
+            metadata: { sessionId: outcome.sessionId },
+          }),
+        );
         cookies.clear(reply);
         throw new AppError(
           'token_reused',
@@ -214,12 +209,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       const p = principalOf(request);
       await sessions.revoke(p.orgId, p.sessionId, 'logout');
       await db.withOrg(p.orgId, (tx) =>
-        audit.record(tx, {
-          orgId: p.orgId,
-          actorId: p.userId,
-          action: 'auth.logout',
-          ...origin(request),
-        }),
+        audit.record(tx, auditEntry(request, { action: 'auth.logout' })),
       );
       cookies.clear(reply);
       return reply.code(204).send();
@@ -235,54 +225,10 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const p = principalOf(request);
       const revoked = await sessions.revokeUser(p.orgId, p.userId, 'logout_all');
-      await db.withOrg(p.orgId, (tx) =>
-        audit.record(tx, {
-          orgId: p.orgId,
-          actorId: p.userId,
-          action: 'auth.logout_all',
-          metadata: { revoked },
-          ...origin(request),
-        }),
-      );
+      const entry = { action: 'auth.logout_all', metadata: { revoked } };
+      await db.withOrg(p.orgId, (tx) => audit.record(tx, auditEntry(request, entry)));
       cookies.clear(reply);
       return { revoked };
-    },
-  );
-
-  app.post(
-    '/auth/password',
-    {
-      config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
-      schema: {
-        tags,
-        summary: 'Change the password; every other session ends',
-        body: passwordBody,
-      },
-    },
-    async (request, reply) => {
-      const p = principalOf(request);
-      const { currentPassword, newPassword } = request.body;
-      await lockout.attempt(`user:${p.userId}`);
-      const stored = await db.withOrgStatement(p.orgId, (tx) => repo.passwordHashOf(tx, p.userId));
-      if (!(await verifyPassword(stored, currentPassword))) {
-        throw new AppError('invalid_credentials', 'The current password is wrong');
-      }
-      await lockout.succeeded(`user:${p.userId}`);
-      assertAcceptablePassword(newPassword);
-      const hash = await hashPassword(newPassword);
-      await db.withOrg(p.orgId, async (tx) => {
-        await repo.setPasswordHash(tx, p.userId, hash);
-        await audit.record(tx, {
-          orgId: p.orgId,
-          actorId: p.userId,
-          action: 'auth.password_changed',
-          targetType: 'user',
-          targetId: p.userId,
-          ...origin(request),
-        });
-      });
-      await sessions.revokeUser(p.orgId, p.userId, 'password_changed', p.sessionId);
-      return reply.code(204).send();
     },
   );
 

@@ -48,7 +48,29 @@ export const refreshOut = z.object({
   refreshToken: z.string().optional(),
 });
 
-export const passwordBody = z.strictObject({ currentPassword: password, newPassword: password });
+/** A TOTP code or a recovery code (xxxx-xxxx-xxxx-xxxx, case and dashes free). */
+export const secondFactorCode = z
+  .string()
+  .trim()
+  .min(6)
+  .max(64)
+  .regex(/^[A-Za-z0-9 -]+$/, 'must be a 6-digit code or a recovery code');
+
+export const passwordBody = z.strictObject({
+  currentPassword: password,
+  newPassword: password,
+  code: secondFactorCode.optional(),
+});
+
+export const emailBody = z.strictObject({
+  currentPassword: password,
+  newEmail: email,
+  code: secondFactorCode.optional(),
+});
+
+export const emailOut = z.object({ user: userOut });
+
+export const secretPassword = password;
 
 export const revokedOut = z.object({ revoked: z.number().int() });
 

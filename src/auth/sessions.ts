@@ -93,6 +93,14 @@ export type Revocation = { session: string } | { user: string } | { organization
 export class SessionService {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
   /**
+   * Sessions found dead (revoked or expired), until the token that asked expires. Nothing
+   * brings a dead session back, so this needs no invalidation; it keeps a flood of revoked
+   * tokens from costing a database lookup each.
+   */
+  private readonly dead = new Map<string, number>();
+  /** Told of every member whose role or membership changed, here or on another instance. */
+  private readonly userChanged: ((userId: string) => void)[] = [];
+  /**
    * Bumped by every revocation seen here. A check that read the database while one arrived
    * may have read the row before the revocation committed: its answer is used once but
    * not cached, so it cannot outlive the revocation.
@@ -112,7 +120,7 @@ export class SessionService {
       try {
         const r = JSON.parse(message) as Revocation;
         if ('session' in r) this.dropSession(r.session);
-        else if ('user' in r) this.drop((p) => p.userId === r.user);
+        else if ('user' in r) this.dropUser(r.user);
         else this.drop((p) => p.orgId === r.organization);
       } catch (err) {
         this.onBusError(err);
@@ -124,9 +132,16 @@ export class SessionService {
     userId: string;
     orgId: string;
     sessionId: string;
+    /** When the presented token expires: how long a dead answer may be remembered. */
+    expiresAt: number;
   }): Promise<Principal | null> {
     const hit = this.cache.get(claims.sessionId);
     const now = Date.now();
+    const deadUntil = this.dead.get(claims.sessionId);
+    if (deadUntil !== undefined) {
+      if (deadUntil > now) return null;
+      this.dead.delete(claims.sessionId);
+    }
     if (
       hit &&
       hit.until > now &&
@@ -136,7 +151,8 @@ export class SessionService {
       return hit.principal;
     }
     const epoch = this.epoch;
-    const principal = await this.db.withOrg(claims.orgId, async (tx) => {
+    const { userId, orgId, sessionId } = claims;
+    const principal = await this.db.withOrg(orgId, async (tx) => {
       const live = await loadLive(tx, claims.sessionId, claims.userId);
       if (!live) return null;
       if (now - live.lastUsedAt.getTime() > TOUCH_AFTER_MS) {
@@ -148,10 +164,12 @@ export class SessionService {
           })
           .where(eq(sessions.id, claims.sessionId));
       }
-      return { ...claims, role: live.role, mfaPending: live.mfaPending };
+      return { userId, orgId, sessionId, role: live.role, mfaPending: live.mfaPending };
     });
     if (!principal) {
       this.cache.delete(claims.sessionId);
+      if (this.dead.size >= CACHE_MAX) this.dead.delete(this.dead.keys().next().value!);
+      this.dead.set(claims.sessionId, claims.expiresAt);
       return null;
     }
     if (epoch !== this.epoch) return principal;
@@ -163,6 +181,16 @@ export class SessionService {
   private drop(which: (p: Principal) => boolean): void {
     this.epoch++;
     for (const [sid, entry] of this.cache) if (which(entry.principal)) this.cache.delete(sid);
+  }
+
+  private dropUser(userId: string): void {
+    this.drop((p) => p.userId === userId);
+    for (const listener of this.userChanged) listener(userId);
+  }
+
+  /** Calls `listener` whenever a member's cached rights must be forgotten (e.g. API keys). */
+  onUserChanged(listener: (userId: string) => void): void {
+    this.userChanged.push(listener);
   }
 
   private dropSession(sessionId: string): void {
@@ -177,7 +205,7 @@ export class SessionService {
 
   /** Drops cached checks of a user's sessions, so a role change applies to the next request. */
   async forgetUser(userId: string): Promise<void> {
-    this.drop((p) => p.userId === userId);
+    this.dropUser(userId);
     await this.announce({ user: userId });
   }
 

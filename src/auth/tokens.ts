@@ -15,6 +15,18 @@ export interface AccessClaims {
   orgId: string;
 }
 
+/** The claims of a token that passed verification, with its expiry (epoch milliseconds). */
+export interface VerifiedClaims extends AccessClaims {
+  expiresAt: number;
+}
+
+/**
+ * JWS compact serialization: three base64url parts without padding (RFC 7515 section 2).
+ * jose's decoder tolerates `=` padding, which would give one token a second spelling (and a
+ * second cache entry): anything but the canonical form is refused before it is decoded.
+ */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
 /**
  * HS256 access tokens. The key is imported once as a CryptoKey (jose converts raw bytes or
  * a KeyObject on every call, a measurable cost per request), and verification pins the algorithm, issuer, audience, type and key id, so `alg: none`,
@@ -29,7 +41,7 @@ export class TokenService {
    * a token that passed full verification enters, so a forged one is always checked.
    * Revocation is not a token property: the session check runs on every request anyway.
    */
-  private readonly verified = new Map<string, { claims: AccessClaims; expiresAt: number }>();
+  private readonly verified = new Map<string, VerifiedClaims>();
   readonly kid: string;
 
   constructor(secret: string) {
@@ -54,13 +66,14 @@ export class TokenService {
   }
 
   /** The claims of a valid token, or null for anything else (never throws on bad input). */
-  async verifyAccess(token: string): Promise<AccessClaims | null> {
+  async verifyAccess(token: string): Promise<VerifiedClaims | null> {
     const now = Date.now();
     const hit = this.verified.get(token);
     if (hit) {
-      if (hit.expiresAt > now) return hit.claims;
+      if (hit.expiresAt > now) return hit;
       this.verified.delete(token);
     }
+    if (!COMPACT_JWS.test(token)) return null;
     const checked = await this.verifyWithJose(token);
     if (checked) {
       if (this.verified.size >= VERIFIED_CACHE_MAX) {
@@ -68,12 +81,10 @@ export class TokenService {
       }
       this.verified.set(token, checked);
     }
-    return checked?.claims ?? null;
+    return checked;
   }
 
-  private async verifyWithJose(
-    token: string,
-  ): Promise<{ claims: AccessClaims; expiresAt: number } | null> {
+  private async verifyWithJose(token: string): Promise<VerifiedClaims | null> {
     try {
       const { payload, protectedHeader } = await jwtVerify(token, await this.key, {
         algorithms: ['HS256'],
@@ -85,10 +96,7 @@ export class TokenService {
       if (protectedHeader.kid !== this.kid) return null;
       const { sub, sid, org } = payload;
       if (!isUuid(sub) || !isUuid(sid) || !isUuid(org)) return null;
-      return {
-        claims: { userId: sub, sessionId: sid, orgId: org },
-        expiresAt: payload.exp! * 1000,
-      };
+      return { userId: sub, sessionId: sid, orgId: org, expiresAt: payload.exp! * 1000 };
     } catch (err) {
       if (err instanceof joseErrors.JOSEError || err instanceof TypeError) return null;
       throw err;

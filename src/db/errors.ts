@@ -1,3 +1,5 @@
+import { AppError } from '../security/errors.js';
+
 /** Finds a PostgreSQL error code through drizzle's wrapping (its `cause` chain). */
 function pgError(err: unknown): { code?: string; constraint?: string } | undefined {
   for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
@@ -32,4 +34,21 @@ export function isPermanentFailure(err: unknown): boolean {
   if (!pg?.code)
     return !(err instanceof Error && /connect|connection|timeout|terminat/i.test(err.message));
   return !['08', '40', '53', '57', '58'].includes(pg.code.slice(0, 2));
+}
+
+/**
+ * Awaits a write; a duplicate on `constraint` becomes 409 `conflict` with `detail`, and
+ * anything else propagates. The database decides uniqueness (no check-then-insert race).
+ */
+export async function conflictOnDuplicate<T>(
+  write: Promise<T>,
+  constraint: string,
+  detail: string,
+): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    if (isUniqueViolation(err, constraint)) throw new AppError('conflict', detail);
+    throw err;
+  }
 }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
+import { bearerToken } from '../auth/credential.js';
 import { secretEquals } from '../crypto/secret-equals.js';
 import { AppError } from '../security/errors.js';
 
@@ -61,7 +62,7 @@ export function opsRoutes(metrics: Registry): FastifyPluginAsyncZod {
 
     app.get('/metrics', { config: ops, schema: hide }, async (request, reply) => {
       if (config.metricsToken) {
-        const presented = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+        const presented = bearerToken(request);
         if (!presented || !secretEquals(presented, config.metricsToken))
           throw new AppError('unauthorized');
       }

@@ -1,6 +1,5 @@
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { decodeJwt } from 'jose';
 import { Socket } from 'node:net';
 import { principalOf } from '../auth/guard.js';
 import { AppError } from '../security/errors.js';
@@ -50,15 +49,6 @@ async function requireOriginForCookie(request: FastifyRequest): Promise<void> {
   }
 }
 
-/** When the credential that opened the socket stops being valid: the socket ends with it. */
-function tokenExpiry(request: FastifyRequest, cookieToken: string | undefined): number {
-  const header = request.headers.authorization;
-  const token =
-    request.credential === 'bearer' && header ? header.slice('Bearer '.length) : cookieToken;
-  const exp = token ? decodeJwt(token).exp : undefined;
-  return exp === undefined ? 0 : exp * 1000;
-}
-
 /**
  * CONTRACT section 8, inside the /api/v1 block so the auth guard and rate limits run
  * before the upgrade. Credentials: the access cookie (with an allowed Origin) or a bearer
@@ -68,7 +58,7 @@ function tokenExpiry(request: FastifyRequest, cookieToken: string | undefined): 
  * events through outbound webhooks instead.
  */
 export const realtimeRoutes: FastifyPluginAsync = async (app) => {
-  const { bus, db, cookies } = app.ctx;
+  const { bus, db } = app.ctx;
   const hub = new RealtimeHub({ bus, db, log: app.log });
   await hub.start();
   app.addHook('preClose', () => hub.close());
@@ -82,7 +72,7 @@ export const realtimeRoutes: FastifyPluginAsync = async (app) => {
       schema: { tags: ['realtime'], summary: 'Event socket of my organization' },
     },
     (socket, request) => {
-      hub.add(socket, principalOf(request), tokenExpiry(request, cookies.accessToken(request)));
+      hub.add(socket, principalOf(request), request.claims?.expiresAt ?? 0);
     },
   );
 };

@@ -1,9 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/log.js';
-import { securityEventFrom } from '../audit/request.js';
-import { API_KEY_PREFIX } from '../auth/api-keys.js';
-import type { SessionCookies } from '../auth/cookies.js';
-import type { TokenService } from '../auth/tokens.js';
+import { recordRefusal } from '../audit/request.js';
+import type { Authenticator } from '../auth/authenticate.js';
 import type { Config } from '../config.js';
 import { AddressBlocks, addressKey } from './addresses.js';
 import { AppError, rateLimited, secondsUntil } from './errors.js';
@@ -48,6 +46,18 @@ export const AUTH_IP: RateLimitRule = {
   failClosed: true,
 };
 
+/**
+ * `/webhooks/*`: RATE_LIMIT_AUTH_IP_MAX refused requests per client address per 15 minutes
+ * (its own budget, so failed webhooks never lock anyone out of signing in). Counted per
+ * instance while Redis is down: a provider's deliveries must keep flowing.
+ */
+export const WEBHOOK_IP: RateLimitRule = {
+  bucket: 'webhook-ip',
+  max: (c) => c.rateLimit.authIpMax,
+  windowMs: () => 15 * 60 * 1000,
+  by: 'ip',
+};
+
 /** RATE_LIMIT_SEND_MAX messages sent per minute, per user (their API keys included). */
 export const SEND: RateLimitRule = {
   bucket: 'send',
@@ -68,9 +78,8 @@ export interface RateLimitDeps {
   store: LimitStore;
   config: Config;
   audit: AuditLog;
-  /** To tell a session token from a made-up one by its signature alone (no lookup). */
-  tokens: TokenService;
-  cookies: SessionCookies;
+  /** Whose live session a request carries: the one credential an exhausted address keeps. */
+  authenticator: Authenticator;
 }
 
 const clientOf = (rule: RateLimitRule, request: FastifyRequest) => {
@@ -105,11 +114,12 @@ export function registerRateLimits(app: FastifyInstance, deps: RateLimitDeps): v
 
   // A flood of made-up credentials would cost a lookup each (API keys: a database query);
   // an address that has spent its unauthenticated budget is turned away before the guard
-  // looks. Only a signed session token still passes: it counts against its own user.
+  // looks. Only a live session still passes (it counts against its own user); a revoked
+  // one is remembered as dead, so a flood of those costs no lookups either.
   app.addHook('onRequest', async (request, reply) => {
     const address = addressKey(request.ip);
     const blocked = blocks.check(address);
-    if (!blocked || (await signedSession(request, deps))) return;
+    if (!blocked || (await deps.authenticator.sessionUser(request)) !== null) return;
     limitHeaders(reply, GENERAL.max(config), 0, blocked.remainingMs);
     if (blocked.first) await rateLimitedEvent(request, deps, GENERAL.bucket);
     throw rateLimited(blocked.remainingMs);
@@ -160,22 +170,54 @@ export function registerRateLimits(app: FastifyInstance, deps: RateLimitDeps): v
   });
 }
 
-async function signedSession(request: FastifyRequest, deps: RateLimitDeps): Promise<boolean> {
-  const auth = request.headers.authorization;
-  const token =
-    auth === undefined ? deps.cookies.accessToken(request) : /^Bearer (.+)$/.exec(auth)?.[1];
-  if (!token || token.startsWith(API_KEY_PREFIX)) return false;
-  return (await deps.tokens.verifyAccess(token)) !== null;
+async function rateLimitedEvent(
+  request: FastifyRequest,
+  deps: Pick<RateLimitDeps, 'audit'>,
+  bucket: string,
+) {
+  await recordRefusal(deps.audit, request, {
+    type: 'rate_limited',
+    orgId: request.principal?.orgId ?? request.apiKey?.orgId ?? null,
+    metadata: { bucket },
+  });
 }
 
-async function rateLimitedEvent(request: FastifyRequest, deps: RateLimitDeps, bucket: string) {
-  await deps.audit
-    .securityEvent(
-      securityEventFrom(request, {
-        type: 'rate_limited',
-        orgId: request.principal?.orgId ?? request.apiKey?.orgId ?? null,
-        metadata: { bucket },
-      }),
-    )
-    .catch((err: unknown) => request.log.warn({ err }, 'security event not recorded'));
+/**
+ * For routes whose callers prove who they are inside the body (webhook signatures, checked
+ * over the raw bytes): every answer other than a 2xx counts against the caller's address,
+ * and an address over its budget is refused before its body is read, so a flood of wrong
+ * verify tokens or unsigned 3 MiB bodies stops costing reads and HMACs. A delivery that
+ * passed its signature check (2xx) costs nothing: a provider is never throttled by its
+ * own traffic.
+ */
+export function registerFailureLimit(
+  app: FastifyInstance,
+  deps: Omit<RateLimitDeps, 'authenticator'>,
+  rule: RateLimitRule,
+): void {
+  const { store, config } = deps;
+  const blocks = new AddressBlocks();
+  const counters = rule.failClosed ? store.failClosed : store.resilient;
+
+  app.addHook('onRequest', async (request, reply) => {
+    const blocked = blocks.check(addressKey(request.ip));
+    if (!blocked) return;
+    limitHeaders(reply, rule.max(config), 0, blocked.remainingMs);
+    if (blocked.first) await rateLimitedEvent(request, deps, rule.bucket);
+    throw rateLimited(blocked.remainingMs);
+  });
+
+  // onSend, not onResponse: the count is in before the client can send its next request.
+  app.addHook('onSend', async (request, reply) => {
+    const status = reply.statusCode;
+    if ((status >= 200 && status < 300) || status === 429) return;
+    const address = addressKey(request.ip);
+    const hit = await counters
+      .hit(`${rule.bucket}:ip:${address}`, rule.windowMs(config))
+      .catch((err: unknown) => request.log.warn({ err }, 'refused request not counted'));
+    if (!hit) return;
+    const max = rule.max(config);
+    limitHeaders(reply, max, max - hit.count, hit.resetMs);
+    if (hit.count >= max) blocks.add(address, hit.resetMs);
+  });
 }

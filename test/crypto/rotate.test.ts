@@ -8,7 +8,7 @@ import { ownerOf } from '../../src/crypto/cli.js';
 import { Keyring } from '../../src/crypto/keyring.js';
 import { RotationError, rotateKeys } from '../../src/crypto/rotate.js';
 import { rows, type Database } from '../../src/db/client.js';
-import { registerOrg } from '../helpers/app.js';
+import { PASSWORD, registerOrg } from '../helpers/app.js';
 import { createChannel } from '../helpers/channels.js';
 import { inboundText, postWebhook } from '../helpers/whatsapp.js';
 import { challenge, codeAt, enrol, post, secondStep } from '../mfa/helpers.js';
@@ -109,7 +109,7 @@ describe('keys rotate', () => {
     const enable = await post(
       app,
       '/auth/mfa/totp/enable',
-      { code: await codeAt(pendingSecret) },
+      { code: await codeAt(pendingSecret), password: PASSWORD },
       pending.auth,
     );
     expect(enable.statusCode, enable.body).toBe(200);

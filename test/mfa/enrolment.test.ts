@@ -56,7 +56,7 @@ describe('setup and enable', () => {
     const enable = await post(
       t.app,
       '/auth/mfa/totp/enable',
-      { code: await codeAt(secret) },
+      { code: await codeAt(secret), password: PASSWORD },
       owner.auth,
     );
     expect(enable.statusCode).toBe(200);
@@ -74,7 +74,7 @@ describe('setup and enable', () => {
     const enable = await post(
       t.app,
       '/auth/mfa/totp/enable',
-      { code: await codeAt(secret) },
+      { code: await codeAt(secret), password: PASSWORD },
       owner.auth,
     );
     const answers = [
@@ -116,7 +116,12 @@ describe('setup and enable', () => {
       const { secret } = (await post(t.app, '/auth/mfa/totp/setup', undefined, owner.auth)).json();
       if (kind === 'wrong') value = await wrongCode(secret);
     } else value = '123456';
-    const res = await post(t.app, '/auth/mfa/totp/enable', { code: value }, owner.auth);
+    const res = await post(
+      t.app,
+      '/auth/mfa/totp/enable',
+      { code: value, password: PASSWORD },
+      owner.auth,
+    );
     expect([res.statusCode, res.json().code]).toEqual([status, code]);
     expect((await me(owner)).user.mfaEnabled).toBe(false);
     expect((await login(t.app, owner.email)).statusCode).toBe(200);
@@ -126,7 +131,12 @@ describe('setup and enable', () => {
     await enrol(t.app, owner);
     const before = await storedTotp(t.db, owner.userId);
     const setup = await post(t.app, '/auth/mfa/totp/setup', undefined, owner.auth);
-    const enable = await post(t.app, '/auth/mfa/totp/enable', { code: '123456' }, owner.auth);
+    const enable = await post(
+      t.app,
+      '/auth/mfa/totp/enable',
+      { code: '123456', password: PASSWORD },
+      owner.auth,
+    );
     expect([setup.statusCode, enable.statusCode]).toEqual([409, 409]);
     expect(await storedTotp(t.db, owner.userId)).toEqual(before);
   });

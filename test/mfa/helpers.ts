@@ -56,7 +56,7 @@ export async function enrol(app: FastifyInstance, member: Member): Promise<Enrol
   const enable = await post(
     app,
     '/auth/mfa/totp/enable',
-    { code: await codeAt(secret) },
+    { code: await codeAt(secret), password: PASSWORD },
     member.auth,
   );
   if (enable.statusCode !== 200) throw new Error(`enable: ${enable.statusCode} ${enable.body}`);

@@ -1,6 +1,7 @@
 import type { AppContext } from '../../context.js';
 import { AppError } from '../../security/errors.js';
-import type { RequestOrigin } from './origin.js';
+import type { FastifyRequest } from 'fastify';
+import { auditEntry } from '../../audit/request.js';
 import { hashChallengeToken, newChallengeToken } from './codes.js';
 import { proveFactor } from './factor.js';
 import * as challenges from './challenge-repo.js';
@@ -70,9 +71,10 @@ export type ChallengeResult =
  */
 export async function completeChallenge(
   ctx: AppContext,
-  input: { mfaToken: string; code: string; origin: RequestOrigin },
+  request: FastifyRequest,
+  input: { mfaToken: string; code: string },
 ): Promise<ChallengeResult> {
-  const { mfaToken, code, origin } = input;
+  const { mfaToken, code } = input;
   const hash = hashChallengeToken(mfaToken);
   const orgId = await ctx.db.withoutOrg((tx) => challenges.challengeOrg(tx, hash));
   if (!orgId) return { ok: false, reason: 'ended' };
@@ -115,18 +117,16 @@ export async function completeChallenge(
       const failures = await challenges.countFailure(tx, orgId, hash);
       if (proof.reason === 'not_enrolled') return { ok: false, reason: 'ended', orgId, userId };
       const ended = failures >= CHALLENGE_MAX_FAILURES;
-      return { ok: false, reason: proof.reason, orgId, userId, ended };
+      const reason = proof.reason === 'replayed_code' ? 'replayed_code' : 'wrong_code';
+      return { ok: false, reason, orgId, userId, ended };
     }
     await challenges.completeChallenge(tx, orgId, hash);
-    await ctx.audit.record(tx, {
-      orgId,
-      actorId: userId,
-      action: 'auth.login',
-      targetType: 'user',
-      targetId: userId,
-      ...origin,
-      metadata: { secondFactor: proof.method },
-    });
+    const target = { targetType: 'user', targetId: userId };
+    const entry = { orgId, actorId: userId, action: 'auth.login', ...target };
+    await ctx.audit.record(
+      tx,
+      auditEntry(request, { ...entry, metadata: { secondFactor: proof.method } }),
+    );
     return { ok: true, orgId, userId, method: proof.method };
   });
 }

@@ -11,7 +11,7 @@ export const wrongCode = () =>
 
 export type Proof =
   | { ok: true; method: 'totp' | 'recovery_code' }
-  | { ok: false; reason: 'not_enrolled' | 'wrong_code' | 'replayed_code' };
+  | { ok: false; reason: 'not_enrolled' | 'missing_code' | 'wrong_code' | 'replayed_code' };
 
 /**
  * Checks a second factor of an enrolled user and spends it: a TOTP code's time step (so it
@@ -23,12 +23,13 @@ export async function proveFactor(
   ctx: AppContext,
   tx: Tx,
   who: { orgId: string; userId: string },
-  code: string,
+  code: string | undefined,
   nowMs = Date.now(),
 ): Promise<Proof> {
   const { orgId, userId } = who;
   const totp = await repo.lockTotp(tx, orgId, userId);
   if (!totp?.secret) return { ok: false, reason: 'not_enrolled' };
+  if (code === undefined) return { ok: false, reason: 'missing_code' };
 
   if (looksLikeTotp(code)) {
     const secret = ctx.keyring.decrypt(totp.secret, orgId, TOTP_SECRET);

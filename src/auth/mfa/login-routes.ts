@@ -5,7 +5,7 @@ import { authModeHeaders, sessionOut } from '../schema.js';
 import { startSession } from '../sign-in.js';
 import { completeChallenge } from './challenge.js';
 import { wrongCode } from './factor.js';
-import { originOf } from './origin.js';
+import { securityEventFrom } from '../../audit/request.js';
 import { loginMfaBody } from './schema.js';
 
 /**
@@ -28,8 +28,7 @@ export const loginMfaRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const origin = originOf(request);
-      const result = await completeChallenge(app.ctx, { ...request.body, origin });
+      const result = await completeChallenge(app.ctx, request, request.body);
       if (result.ok) {
         return startSession(
           app.ctx,
@@ -40,18 +39,20 @@ export const loginMfaRoutes: FastifyPluginAsyncZod = async (app) => {
         );
       }
       const ended = result.reason === 'ended' || (result.reason !== 'throttled' && result.ended);
-      await audit.securityEvent({
-        orgId: result.orgId ?? null,
-        userId: result.userId ?? null,
-        type:
-          result.reason === 'throttled'
-            ? 'mfa_throttled'
-            : ended
-              ? 'mfa_challenge_ended'
-              : 'mfa_failed',
-        ...origin,
-        metadata: { reason: result.reason },
-      });
+      const type =
+        result.reason === 'throttled'
+          ? 'mfa_throttled'
+          : ended
+            ? 'mfa_challenge_ended'
+            : 'mfa_failed';
+      await audit.securityEvent(
+        securityEventFrom(request, {
+          orgId: result.orgId ?? null,
+          userId: result.userId ?? null,
+          type,
+          metadata: { reason: result.reason },
+        }),
+      );
       if (result.reason === 'throttled') {
         throw rateLimited(result.retryAfterSeconds * 1000, 'Too many wrong codes; try again later');
       }

@@ -3,11 +3,11 @@ import { TOTP_PENDING_SECRET, TOTP_SECRET } from '../../db/schema/mfa.js';
 import { AppError } from '../../security/errors.js';
 import { AUTH_IP } from '../../security/rate-limit.js';
 import { principalOf } from '../guard.js';
-import { verifyPassword } from '../passwords.js';
+import { reauthenticate } from '../reauth.js';
 import { newRecoveryCodes, newTotpSecret, otpauthUrl, totpStep } from './codes.js';
-import { proveFactor, wrongCode } from './factor.js';
+import { wrongCode } from './factor.js';
 import { loginMfaRoutes } from './login-routes.js';
-import { originOf } from './origin.js';
+import { auditEntry } from '../../audit/request.js';
 import * as repo from './repo.js';
 import { disableBody, enableBody, enableOut, setupBody, setupOut } from './schema.js';
 
@@ -44,12 +44,7 @@ export const mfaRoutes: FastifyPluginAsyncZod = async (app) => {
         if (!account) throw new AppError('unauthorized');
         const pending = keyring.encrypt(secret, orgId, TOTP_PENDING_SECRET);
         await repo.savePendingSecret(tx, orgId, userId, pending);
-        await audit.record(tx, {
-          orgId,
-          actorId: userId,
-          action: 'mfa.totp.setup',
-          ...originOf(request),
-        });
+        await audit.record(tx, auditEntry(request, { action: 'mfa.totp.setup' }));
         return account.email;
       });
       return { secret, otpauthUrl: otpauthUrl(email, secret) };
@@ -62,13 +57,18 @@ export const mfaRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
       schema: {
         tags,
-        summary: 'Confirm enrolment with a code; answers the recovery codes, once',
+        summary: 'Confirm enrolment with a code and the password; answers the recovery codes, once',
         body: enableBody,
         response: { 200: enableOut },
       },
     },
     async (request) => {
       const { orgId, userId } = principalOf(request);
+      if (await db.withOrgStatement(orgId, (tx) => repo.isEnrolled(tx, orgId, userId))) {
+        throw alreadyOn();
+      }
+      // A stolen session alone must not enrol the thief's authenticator.
+      await reauthenticate(app.ctx, request, { password: request.body.password }, 'mfa_enable');
       const { codes, hashes } = newRecoveryCodes();
       await db.withOrg(orgId, async (tx) => {
         const totp = await repo.lockTotp(tx, orgId, userId);
@@ -89,12 +89,7 @@ export const mfaRoutes: FastifyPluginAsyncZod = async (app) => {
         );
         await repo.setMfaEnabled(tx, orgId, userId, true);
         await repo.replaceRecoveryCodes(tx, orgId, userId, hashes);
-        await audit.record(tx, {
-          orgId,
-          actorId: userId,
-          action: 'mfa.totp.enabled',
-          ...originOf(request),
-        });
+        await audit.record(tx, auditEntry(request, { action: 'mfa.totp.enabled' }));
       });
       await sessions.forgetUser(userId);
       return { recoveryCodes: codes };
@@ -113,50 +108,15 @@ export const mfaRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const { orgId, userId } = principalOf(request);
-      const origin = originOf(request);
-      // Shared with password changes: a stolen session cannot guess its way to either.
-      await app.ctx.lockout.attempt(`user:${userId}`);
-      const account = await db.withOrgStatement(orgId, (tx) =>
-        repo.passwordHashOf(tx, orgId, userId),
-      );
-      // A stolen session alone must not be able to remove the second factor.
-      if (!(await verifyPassword(account?.hash, request.body.password))) {
-        await audit.securityEvent({
-          orgId,
-          userId,
-          type: 'mfa_disable_failed',
-          ...origin,
-          metadata: { reason: 'password' },
-        });
-        throw new AppError('invalid_credentials', 'The password is wrong');
-      }
-      const proof = await db.withOrg(orgId, async (tx) => {
-        const proved = await proveFactor(app.ctx, tx, { orgId, userId }, request.body.code);
-        if (!proved.ok) return proved;
+      const { password, code } = request.body;
+      const factor = await reauthenticate(app.ctx, request, { password, code }, 'mfa_disable');
+      if (!factor) throw new AppError('conflict', 'Two-step sign-in is not on');
+      await db.withOrg(orgId, async (tx) => {
         await repo.deleteEnrolment(tx, orgId, userId);
         await repo.setMfaEnabled(tx, orgId, userId, false);
-        await audit.record(tx, {
-          orgId,
-          actorId: userId,
-          action: 'mfa.totp.disabled',
-          ...origin,
-          metadata: { with: proved.method },
-        });
-        return proved;
+        const entry = { action: 'mfa.totp.disabled', metadata: { with: factor } };
+        await audit.record(tx, auditEntry(request, entry));
       });
-      if (!proof.ok) {
-        if (proof.reason === 'not_enrolled')
-          throw new AppError('conflict', 'Two-step sign-in is not on');
-        await audit.securityEvent({
-          orgId,
-          userId,
-          type: 'mfa_disable_failed',
-          ...origin,
-          metadata: { reason: proof.reason },
-        });
-        throw wrongCode();
-      }
-      await app.ctx.lockout.succeeded(`user:${userId}`);
       await sessions.forgetUser(userId);
       return reply.code(204).send();
     },

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { requestOrigin } from '../../audit/request.js';
+import { auditEntry } from '../../audit/request.js';
 import { principalOf } from '../../auth/guard.js';
 import { notFound } from '../../security/errors.js';
 import * as repo from './repo.js';
@@ -49,18 +49,13 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
         const before = await repo.get(tx, p.orgId);
         const after = await repo.update(tx, p.orgId, request.body);
         if (!before || !after) throw notFound();
-        await audit.record(tx, {
-          orgId: p.orgId,
-          actorId: p.userId,
-          action: 'organization.updated',
-          targetType: 'organization',
-          targetId: p.orgId,
-          ...requestOrigin(request),
-          metadata: {
-            fields: Object.keys(request.body),
-            ...(before.requireMfa !== after.requireMfa ? { requireMfa: after.requireMfa } : {}),
-          },
-        });
+        const metadata = {
+          fields: Object.keys(request.body),
+          ...(before.requireMfa !== after.requireMfa ? { requireMfa: after.requireMfa } : {}),
+        };
+        const target = { targetType: 'organization', targetId: p.orgId };
+        const entry = { action: 'organization.updated', ...target, metadata };
+        await audit.record(tx, auditEntry(request, entry));
         return after;
       });
       // The MFA policy is part of every cached session check: apply it on the next request.

@@ -1,42 +1,25 @@
 import type { FastifyRequest } from 'fastify';
-import { requestOrigin } from '../../audit/request.js';
+import { auditEntry, type AuditFields } from '../../audit/request.js';
 import { hasRole, principalOf } from '../../auth/guard.js';
 import { assertAcceptablePassword, hashPassword } from '../../auth/passwords.js';
 import type { AppContext } from '../../context.js';
 import type { Tx } from '../../db/client.js';
-import { isUniqueViolation } from '../../db/errors.js';
+import { uniqueEmail } from '../../auth/repo.js';
 import type { Role } from '../../db/schema.js';
 import { AppError, notFound } from '../../security/errors.js';
 import * as repo from './repo.js';
 import { assertAnotherOwnerRemains, assertMayGrant, assertMayManage } from './rules.js';
 import type { UserCreate, UserOut, UserPatch } from './schema.js';
 
-/** Who acts, from where: the common part of every audit record of a request. */
+/** Who acts, and the audit entries of what they do to a member. */
 export function actorOf(request: FastifyRequest) {
-  const p = principalOf(request);
   return {
-    ...p,
-    audit: {
-      orgId: p.orgId,
-      actorId: p.userId,
-      targetType: 'user',
-      ...requestOrigin(request),
-    },
+    ...principalOf(request),
+    entry: (fields: Omit<AuditFields, 'targetType'>) =>
+      auditEntry(request, { targetType: 'user', ...fields }),
   };
 }
 type Actor = ReturnType<typeof actorOf>;
-
-/** Emails are unique across the server (sign-in is by email alone): a duplicate is a 409. */
-async function uniqueEmail<T>(write: Promise<T>): Promise<T> {
-  try {
-    return await write;
-  } catch (err) {
-    if (isUniqueViolation(err, 'users_email_key')) {
-      throw new AppError('conflict', 'An account with this email already exists');
-    }
-    throw err;
-  }
-}
 
 /**
  * Locks the organization's membership and re-reads the caller's role from the database: the
@@ -65,12 +48,8 @@ export async function createMember(ctx: AppContext, actor: Actor, body: UserCrea
       assertMayGrant(await lockedActorRole(tx, actor), body.role);
       const { email, name, role } = body;
       const user = await repo.insert(tx, actor.orgId, { email, name, role, passwordHash });
-      await ctx.audit.record(tx, {
-        ...actor.audit,
-        action: 'user.created',
-        targetId: user.id,
-        metadata: { role },
-      });
+      const entry = actor.entry({ action: 'user.created', targetId: user.id, metadata: { role } });
+      await ctx.audit.record(tx, entry);
       return user;
     }),
   );
@@ -83,6 +62,14 @@ export async function updateMember(
   body: UserPatch,
 ): Promise<UserOut> {
   const { password, ...fields } = body;
+  if (id === actor.userId && (fields.email !== undefined || password !== undefined)) {
+    // A stolen session must not rewrite the account's own credentials: those routes ask
+    // for the current password (and a code with TOTP on).
+    throw new AppError(
+      'forbidden',
+      'Change your own email or password through /api/v1/auth/email or /api/v1/auth/password',
+    );
+  }
   if (fields.role) assertMayGrant(actor.role, fields.role);
   const passwordHash = await newHash(password);
   const { before, after } = await uniqueEmail(
@@ -120,16 +107,17 @@ async function auditChanges(
   after: UserOut,
   passwordChanged: boolean,
 ) {
-  const base = { ...actor.audit, targetId: after.id };
+  const record = (action: string, metadata?: Record<string, unknown>) =>
+    ctx.audit.record(
+      tx,
+      actor.entry({ action, targetId: after.id, ...(metadata && { metadata }) }),
+    );
   if (before.role !== after.role) {
-    const metadata = { from: before.role, to: after.role };
-    await ctx.audit.record(tx, { ...base, action: 'user.role_changed', metadata });
+    await record('user.role_changed', { from: before.role, to: after.role });
   }
   const fields = (['email', 'name'] as const).filter((f) => before[f] !== after[f]);
-  if (fields.length > 0) {
-    await ctx.audit.record(tx, { ...base, action: 'user.updated', metadata: { fields } });
-  }
-  if (passwordChanged) await ctx.audit.record(tx, { ...base, action: 'user.password_changed' });
+  if (fields.length > 0) await record('user.updated', { fields });
+  if (passwordChanged) await record('user.password_changed');
 }
 
 export async function deleteMember(ctx: AppContext, actor: Actor, id: string): Promise<void> {
@@ -140,12 +128,12 @@ export async function deleteMember(ctx: AppContext, actor: Actor, id: string): P
     assertMayManage(actorRole, target.role);
     if (target.role === 'owner') await assertAnotherOwnerRemains(tx, actor.orgId);
     await repo.remove(tx, actor.orgId, id);
-    await ctx.audit.record(tx, {
-      ...actor.audit,
+    const entry = actor.entry({
       action: 'user.deleted',
       targetId: id,
       metadata: { role: target.role },
     });
+    await ctx.audit.record(tx, entry);
   });
   // Their sessions go with the row (ON DELETE CASCADE); this also drops cached checks so a
   // token already in flight is refused on the very next request.

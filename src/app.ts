@@ -9,11 +9,12 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { AuditLog } from './audit/log.js';
-import { auditRoutes } from './audit/routes.js';
+import { auditRoutes } from './modules/audit-logs/routes.js';
 import { accountRoutes } from './auth/account-routes.js';
 import { apiKeyRoutes } from './auth/api-key-routes.js';
 import { ApiKeyService } from './auth/api-keys.js';
 import { Authenticator } from './auth/authenticate.js';
+import { collectRoutePolicy } from './auth/route-policy.js';
 import { SessionCookies } from './auth/cookies.js';
 import { mfaRoutes } from './auth/mfa/routes.js';
 import { registerAuthGuard } from './auth/guard.js';
@@ -30,7 +31,7 @@ import type { Database } from './db/client.js';
 import { loggerOptions } from './infra/logger.js';
 import { registerMetrics } from './infra/metrics.js';
 import { memoryBus, redisBus } from './infra/pubsub.js';
-import { opsRoutes } from './infra/ops-routes.js';
+import { opsRoutes } from './modules/ops/routes.js';
 import type { Redis } from './infra/redis.js';
 import { channelRoutes } from './modules/channels/routes.js';
 import { conversationRoutes } from './modules/conversations/routes.js';
@@ -95,6 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...serverTimeouts(edge),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 200 },
   });
+
+  collectRoutePolicy(base);
 
   // Tier 1: the edge.
   base.setValidatorCompiler(validatorCompiler);

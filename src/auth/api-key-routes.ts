@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { auditEntry } from '../audit/request.js';
 import { uuidv7 } from '../db/ids.js';
 import { apiKeys, scopes } from '../db/schema/api-keys.js';
-import { idParams, text, timestamp } from '../modules/shared.js';
+import { idParams, text, timestamp } from '../http/schemas.js';
 import { notFound, validationFailed } from '../security/errors.js';
 import { newApiKey } from './api-keys.js';
 import { principalOf } from './guard.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { email, organizationOut, text, userOut } from '../modules/shared.js';
+import { email, organizationOut, text, userOut } from '../http/schemas.js';
 import { PASSWORD_MAX } from './passwords.js';
 
 // Length is checked after parsing (weak_password, in code points); here only a hard cap,

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { auditEntry } from '../audit/request.js';
 import { sessions } from '../db/schema.js';
-import { idParams } from '../modules/shared.js';
+import { idParams } from '../http/schemas.js';
 import { notFound } from '../security/errors.js';
 import { principalOf } from './guard.js';
 import { revokedOut, sessionItem } from './schema.js';

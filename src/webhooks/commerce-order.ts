@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { rows, type Tx } from '../db/client.js';
 import { uuidv7 } from '../db/ids.js';
 import { customerEvents } from '../db/schema/whatsapp.js';
-import { phone as e164 } from '../modules/shared.js';
+import { phone as e164 } from '../http/schemas.js';
 
 /**
  * The part of a WooCommerce order (REST API v3 shape) that the timeline needs, and nothing

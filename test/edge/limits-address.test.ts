@@ -39,6 +39,23 @@ describe('the general limit per address', () => {
     expect((await list(t.app, ip, a.auth)).statusCode).toBe(200);
   });
 
+  // Issue 9, finding 3: a revoked token used to pass the block on its signature alone, and
+  // cost a session lookup per request.
+  it('treats a revoked access token as no credential: it spends the address budget and is turned away', async () => {
+    const ip = newIp();
+    const a = await owner(t.app, ip); // the address's first request
+    const logout = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/logout',
+      headers: a.auth,
+      remoteAddress: ip,
+    });
+    expect(logout.statusCode).toBe(204);
+    await spend(MAX - 1, () => list(t.app, ip, a.auth));
+    expectLimited(await list(t.app, ip, a.auth));
+    expectLimited(await list(t.app, ip, a.auth));
+  });
+
   it('counts /auth routes under the general limit as well as under AUTH_IP', async () => {
     const ip = newIp();
     const a = await owner(t.app, ip);

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createCustomer,
+  newPhone,
   PASSWORD,
   registerOrg,
   testApp,
   type Member,
   type TestApp,
 } from '../helpers/app.js';
+import { addMember, deleteUser, expectProblem, patchUser } from '../members/members.js';
 import { signIn } from './helpers.js';
 
 let t: TestApp;
@@ -100,6 +102,45 @@ describe('API keys', () => {
     ).toBe(404);
     const list = await t.app.inject({ url: '/api/v1/customers', headers: key.auth });
     expect(list.json().data).toEqual([]);
+  });
+
+  // Issue 9, finding 9: a key is a delegation of its maker's rights, never a copy of them.
+  it.each([
+    ['demoted to viewer: it still reads, and writes are refused', 'viewer', 200, 403],
+    ['demoted to agent: it still reads and writes customers', 'agent', 200, 201],
+  ])('follows its maker, an admin %s', async (_case, role, read, write) => {
+    const owner = await registerOrg(t.app);
+    const admin = await addMember(t.app, owner, 'admin');
+    const key = await makeKey(admin, ['customers:read', 'customers:write']);
+    const create = () =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/customers',
+        headers: key.auth,
+        payload: { name: 'Via key', phone: newPhone() },
+      });
+    expect((await create()).statusCode).toBe(201);
+    expect((await patchUser(t.app, owner, admin.userId, { role })).statusCode).toBe(200);
+    const list = await t.app.inject({ url: '/api/v1/customers', headers: key.auth });
+    expect(list.statusCode).toBe(read);
+    const after = await create();
+    expect(after.statusCode, after.body).toBe(write);
+    if (write === 403) expectProblem(after, 403, 'forbidden');
+  });
+
+  it('stops working the moment its maker is removed from the organization', async () => {
+    const owner = await registerOrg(t.app);
+    const admin = await addMember(t.app, owner, 'admin');
+    const key = await makeKey(admin, ['customers:read']);
+    expect((await t.app.inject({ url: '/api/v1/customers', headers: key.auth })).statusCode).toBe(
+      200,
+    );
+    expect((await deleteUser(t.app, owner, admin.userId)).statusCode).toBe(204);
+    expectProblem(
+      await t.app.inject({ url: '/api/v1/customers', headers: key.auth }),
+      401,
+      'unauthorized',
+    );
   });
 
   it('stops working the moment it is revoked', async () => {

@@ -194,6 +194,16 @@ const attacks: { attack: string; authorization: (s: Scene) => Promise<string> | 
   { attack: 'extra spaces', authorization: (s) => `Bearer  ${s.a.token}` },
   { attack: 'a trailing second token', authorization: (s) => `Bearer ${s.a.token} ${s.b.token}` },
   { attack: 'token with trailing junk', authorization: (s) => `Bearer ${s.a.token}x` },
+  // Issue 9, finding 10: base64url decoders that tolerate padding give one token a second
+  // spelling; only the canonical compact form is a token.
+  {
+    attack: 'the real token with = padding on its signature',
+    authorization: (s) => `Bearer ${s.a.token}=`,
+  },
+  {
+    attack: 'the real token with = padding on its header',
+    authorization: (s) => `Bearer ${s.a.token.replace('.', '=.')}`,
+  },
 ];
 
 const endpoints = ['/api/v1/auth/me', '/api/v1/customers'];
@@ -499,6 +509,8 @@ describe('session cookies', () => {
 interface Browser {
   member: Member;
   cookie: string;
+  /** What the browser sends to /api/v1/auth: the refresh cookie too. */
+  authCookie: string;
   csrfToken: string;
   customerId: string;
 }
@@ -512,6 +524,9 @@ async function browser(): Promise<Browser> {
   return {
     member,
     cookie: cookieHeader(res),
+    authCookie: setCookies(res)
+      .map((c) => `${c.name}=${c.value}`)
+      .join('; '),
     csrfToken: res.json<{ csrfToken: string }>().csrfToken,
     customerId: customer.id,
   };
@@ -657,6 +672,61 @@ describe('cross-site request forgery', () => {
       payload: { name: 'Forged', phone: newPhone() },
     });
     expectProblem(res, 403, 'csrf_failed');
+  });
+
+  // Issue 9, finding 4: the refresh cookie rides along on a cross-site POST to /auth/refresh;
+  // answering it would mint fresh cookies for a page of the attacker's choosing.
+  it.each([
+    ['POST /auth/refresh', 'https://evil.example'],
+    ['POST /auth/refresh', 'null'],
+    ['POST /auth/login', 'https://evil.example'],
+    ['POST /auth/login', 'null'],
+  ])(
+    'refuses %s carrying session cookies from Origin %s, setting no cookie',
+    async (route, origin) => {
+      const b = await browser();
+      const url = `/api/v1/${route.split(' /')[1]}`;
+      const payload = url.endsWith('login') ? { email: b.member.email, password: PASSWORD } : {};
+      const res = await t.app.inject({
+        method: 'POST',
+        url,
+        headers: { cookie: b.authCookie, origin },
+        payload,
+      });
+      expectProblem(res, 403, 'csrf_failed');
+      expect(res.headers['set-cookie']).toBeUndefined();
+      // The session is untouched: its refresh token still works from our own origin.
+      const ours = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/refresh',
+        headers: { cookie: b.authCookie, origin: ORIGIN },
+      });
+      expect(ours.statusCode, ours.body).toBe(200);
+    },
+  );
+
+  it('records a refused cross-origin refresh as a security event of its session', async () => {
+    const b = await browser();
+    await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      headers: { cookie: b.authCookie, origin: 'https://evil.example' },
+    });
+    const events = await t.app.inject({ url: '/api/v1/security-events', headers: b.member.auth });
+    expect(events.json<{ data: { type: string }[] }>().data.map((e) => e.type)).toContain(
+      'cross_origin_refused',
+    );
+  });
+
+  it('signs in from a foreign origin without any of our cookies (CORS decides what it may read)', async () => {
+    const b = await browser();
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      headers: { origin: 'https://evil.example' },
+      payload: { email: b.member.email, password: PASSWORD },
+    });
+    expect(res.statusCode).toBe(200);
   });
 
   it('exempts a bearer-authenticated POST from the CSRF header', async () => {

@@ -3,7 +3,8 @@ import { auditEntry } from '../../audit/request.js';
 import { tenantOf } from '../../auth/guard.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { AppError, notFound } from '../../security/errors.js';
-import { idParams, toPage } from '../shared.js';
+import { idParams } from '../../http/schemas.js';
+import { listRoute } from '../list-route.js';
 import * as repo from './repo.js';
 import { channelCreate, channelListQuery, channelOut, channelPage } from './schema.js';
 
@@ -51,25 +52,15 @@ export const channelRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 
-  app.get(
-    '/channels',
-    {
-      config: { access: 'admin' },
-      schema: {
-        tags,
-        summary: 'List channels',
-        querystring: channelListQuery,
-        response: { 200: channelPage },
-      },
-    },
-    async (request) => {
-      const { orgId } = tenantOf(request);
-      const rows = await db.withOrgRead(orgId, (tx) =>
-        repo.list(tx, publicUrl, orgId, request.query),
-      );
-      return toPage(rows, request.query.limit);
-    },
-  );
+  listRoute(app, '/channels', {
+    config: { access: 'admin' },
+    tags,
+    summary: 'List channels',
+    querystring: channelListQuery,
+    response: channelPage,
+    read: 'lane',
+    list: (tx, orgId, query) => repo.list(tx, publicUrl, orgId, query),
+  });
 
   app.get(
     '/channels/:id',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { channelTypes } from '../../db/schema/whatsapp.js';
-import { listQuery, page, text, timestamp } from '../shared.js';
+import { listQuery, page, text, timestamp } from '../../http/schemas.js';
 
 /** A credential as pasted by an admin: kept exactly (never trimmed), no control characters. */
 const credential = (max: number) =>

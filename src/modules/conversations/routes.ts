@@ -3,7 +3,8 @@ import { auditEntry } from '../../audit/request.js';
 import { tenantOf } from '../../auth/guard.js';
 import { AppError, notFound } from '../../security/errors.js';
 import { SEND } from '../../security/rate-limit.js';
-import { idParams, listQuery, toPage } from '../shared.js';
+import { idParams, listQuery } from '../../http/schemas.js';
+import { toPage } from '../../http/pages.js';
 import * as repo from './repo.js';
 import {
   conversationCreate,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { conversationStatuses, messageStatuses } from '../../db/schema/whatsapp.js';
-import { listQuery, page, timestamp } from '../shared.js';
+import { listQuery, page, timestamp } from '../../http/schemas.js';
 
 export const messageOut = z.object({
   id: z.uuid(),

@@ -4,7 +4,8 @@ import { tenantOf } from '../../auth/guard.js';
 import type { Tx } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { AppError, notFound } from '../../security/errors.js';
-import { idParams, toPage } from '../shared.js';
+import { idParams } from '../../http/schemas.js';
+import { toPage } from '../../http/pages.js';
 import * as repo from './repo.js';
 import {
   customerCreate,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { email, listQuery, page, phone, text, timestamp } from '../shared.js';
+import { email, listQuery, page, phone, text, timestamp } from '../../http/schemas.js';
 
 const tags = z.array(text(50)).max(50);
 const notes = z.string().max(10_000);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { organizationOut, text } from '../shared.js';
+import { organizationOut, text } from '../../http/schemas.js';
 
 /** The organization's settings as its members see them. */
 export const organizationSettingsOut = organizationOut.extend({ requireMfa: z.boolean() });

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { tenantOf } from '../../auth/guard.js';
 import { notFound } from '../../security/errors.js';
-import { toPage } from '../shared.js';
+import { toPage } from '../../http/pages.js';
 import * as repo from './repo.js';
 import { timelineParams, timelinePage, timelineQuery } from './schema.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { listQuery, page, timestamp } from '../shared.js';
+import { listQuery, page, timestamp } from '../../http/schemas.js';
 
 export const timelineParams = z.strictObject({ id: z.uuid({ error: 'must be a UUID' }) });
 export const timelineQuery = listQuery;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { principalOf } from '../../auth/guard.js';
-import { idParams, toPage, userOut } from '../shared.js';
+import { idParams, userOut } from '../../http/schemas.js';
+import { listRoute } from '../list-route.js';
 import * as repo from './repo.js';
 import { userCreate, userListQuery, userPage, userPatch } from './schema.js';
 import { actorOf, createMember, deleteMember, updateMember } from './service.js';
@@ -15,25 +15,15 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ctx } = app;
   const tags = ['users'];
 
-  app.get(
-    '/users',
-    {
-      config: { access: 'viewer' },
-      schema: {
-        tags,
-        summary: 'List the members of the organization',
-        querystring: userListQuery,
-        response: { 200: userPage },
-      },
-    },
-    async (request) => {
-      const { orgId } = principalOf(request);
-      const rows = await ctx.db.withOrgStatement(orgId, (tx) =>
-        repo.list(tx, orgId, request.query),
-      );
-      return toPage(rows, request.query.limit);
-    },
-  );
+  listRoute(app, '/users', {
+    config: { access: 'viewer' },
+    tags,
+    summary: 'List the members of the organization',
+    querystring: userListQuery,
+    response: userPage,
+    read: 'statement',
+    list: repo.list,
+  });
 
   app.post(
     '/users',

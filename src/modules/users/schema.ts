@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PASSWORD_MAX } from '../../auth/passwords.js';
 import { roles } from '../../db/schema.js';
-import { email, listQuery, page, text, userOut } from '../shared.js';
+import { email, listQuery, page, text, userOut } from '../../http/schemas.js';
 
 // Length and the common-password list are checked after parsing (weak_password, counted in
 // code points); here only a hard cap, so an absurd body is refused before argon2 sees it.

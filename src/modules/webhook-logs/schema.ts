@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { channelTypes, deliveryOutcomes } from '../../db/schema/whatsapp.js';
-import { listQuery, page, timestamp } from '../shared.js';
+import { listQuery, page, timestamp } from '../../http/schemas.js';
 
 export const webhookLogQuery = listQuery.extend({
   channelId: z.uuid({ error: 'must be a UUID' }).optional(),

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import { bearerToken } from '../auth/credential.js';
-import { secretEquals } from '../crypto/secret-equals.js';
-import { AppError } from '../security/errors.js';
+import { bearerToken } from '../../auth/credential.js';
+import { secretEquals } from '../../crypto/secret-equals.js';
+import { AppError } from '../../security/errors.js';
 
 const check = z.enum(['ok', 'down']);
 

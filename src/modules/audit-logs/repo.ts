@@ -1,6 +1,6 @@
 import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
-import type { Tx } from '../db/client.js';
-import { auditLogs, securityEvents } from '../db/schema/audit.js';
+import type { Tx } from '../../db/client.js';
+import { auditLogs, securityEvents } from '../../db/schema/audit.js';
 import type { AuditLogOut, ListQuery, SecurityEventOut } from './schema.js';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { listQuery, page, timestamp } from '../modules/shared.js';
+import { listQuery, page, timestamp } from '../../http/schemas.js';
 
 const name = z
   .string()

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { roles } from '../db/schema.js';
 
-/** Schemas shared by every module's route table. */
+/** Request and response schemas shared by every route table (CONTRACT section 2's conventions). */
 export const idParams = z.strictObject({ id: z.uuid({ error: 'must be a UUID' }) });
 
 export const listQuery = z.strictObject({
@@ -40,9 +40,3 @@ export const email = z
 
 /** E.164 with the leading +: country code 1-9, then 6 to 14 more digits. */
 export const phone = z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'must be E.164, like +16315551181');
-
-/** The smallest possible page of a keyset query: fetch limit+1 rows to know if there is more. */
-export function toPage<T extends { id: string }>(rows: T[], limit: number) {
-  const data = rows.slice(0, limit);
-  return { data, nextCursor: rows.length > limit ? data[data.length - 1]!.id : null };
-}

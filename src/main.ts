@@ -1,5 +1,6 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { checkKeyIds, MissingKeyError } from './crypto/key-check.js';
 import { checkLoginRole, connectRedis, openDatabase, StartupError } from './server.js';
 
 function fail(message: string): never {
@@ -9,10 +10,11 @@ function fail(message: string): never {
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  const redis = await connectRedis(config);
   const db = await openDatabase(config);
   await db.migrate();
   const roleWarning = await checkLoginRole(db, config);
-  const redis = await connectRedis(config);
+  await checkKeyIds(db, config.encryptionKeys);
   const app = await buildApp({ config, db, redis });
   for (const w of config.warnings) app.log.warn(w);
   if (roleWarning) app.log.warn(roleWarning);
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof StartupError) fail(err.message);
+  if (err instanceof ConfigError || err instanceof StartupError || err instanceof MissingKeyError)
+    fail(err.message);
   fail(`startup failed: ${err instanceof Error ? err.message : String(err)}`);
 });

@@ -93,3 +93,16 @@ export async function startServer(env: Record<string, string>): Promise<Server> 
 /** `npm start` that is expected to stop before listening: its exit code and output. */
 export const startFailure = async (env: Record<string, string>): Promise<Run> =>
   collect(launch('src/main.ts', [], { HOST: '127.0.0.1', PORT: String(await freePort()), ...env }));
+
+/** The `msg` of the fatal log line a failed start printed (JSON, like every log line). */
+export function fatalMessage(run: Run): string {
+  for (const line of run.stderr.split('\n').reverse()) {
+    try {
+      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
+      if (entry.level === 'fatal' && typeof entry.msg === 'string') return entry.msg;
+    } catch {
+      // not a log line
+    }
+  }
+  return '';
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerAuditCommands } from './audit/cli.js';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfig } from './config.js';
 import { registerKeyCommands } from './crypto/cli.js';
+import { explainDatabaseError } from './db/errors.js';
 import { openDatabase } from './server.js';
 
 const program = new Command('bastion').description('Bastion server administration');
@@ -24,8 +25,7 @@ registerAuditCommands(program);
 registerKeyCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
-  const message =
-    err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
+  const message = explainDatabaseError(err) ?? (err instanceof Error ? err.message : String(err));
   process.stderr.write(`bastion: ${message}\n`);
   process.exit(1);
 });

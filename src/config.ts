@@ -219,6 +219,14 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     throw new ConfigError(String(issue?.path[0] ?? 'environment'), issue?.message ?? 'invalid');
   }
   const e = parsed.data;
+  if (e.DATABASE_MIGRATION_URL && !e.DATABASE_URL) {
+    // Migrating PostgreSQL while the server would use the embedded database (or the other
+    // way round) leaves one of them empty: say what is missing instead of guessing.
+    throw new ConfigError(
+      'DATABASE_URL',
+      'DATABASE_MIGRATION_URL is set but DATABASE_URL is not: set DATABASE_URL too (the server login role on the same PostgreSQL database), or unset DATABASE_MIGRATION_URL to use the embedded database',
+    );
+  }
   const warnings: string[] = [];
   const dataDir = resolve(e.DATA_DIR);
 

@@ -1,6 +1,7 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { checkKeyIds, MissingKeyError } from './crypto/key-check.js';
+import { explainDatabaseError } from './db/errors.js';
 import { checkLoginRole, connectRedis, openDatabase, StartupError } from './server.js';
 
 function fail(message: string): never {
@@ -47,5 +48,7 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   if (err instanceof ConfigError || err instanceof StartupError || err instanceof MissingKeyError)
     fail(err.message);
+  const explained = explainDatabaseError(err);
+  if (explained) fail(explained);
   fail(`startup failed: ${err instanceof Error ? err.message : String(err)}`);
 });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
+import { CURRENT_ROLE_SQL, notOwnerMessage, type CurrentRole } from '../db/owner-role.js';
 import { verifyChains } from './chain.js';
 import { openOwner } from './owner.js';
 
@@ -19,6 +20,8 @@ export function registerAuditCommands(program: Command): void {
           if (!table?.name) {
             throw new Error('this database has no audit log: run `bastion migrate` first');
           }
+          const [me] = await q.query<CurrentRole>(CURRENT_ROLE_SQL);
+          if (!me?.exempt) throw new Error(notOwnerMessage('audit verify', me?.name));
           return verifyChains(q);
         });
         if (!broken) {

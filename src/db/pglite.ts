@@ -7,7 +7,7 @@ import {
   type Database,
   type DatabaseOptions,
   type Tx,
-} from './client.js';
+} from './database.js';
 import { lockDataDir } from './datadir-lock.js';
 import { migrate, type OwnerConnection } from './migrate.js';
 

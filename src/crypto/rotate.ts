@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { rows, type Tx } from '../db/client.js';
+import { rows } from '../db/client.js';
+import type { OwnerRun } from '../db/owner.js';
 import { CURRENT_ROLE_SQL, notOwnerMessage, type CurrentRole } from '../db/owner-role.js';
 import { TOTP_PENDING_SECRET, TOTP_SECRET } from '../db/schema/mfa.js';
 import {
@@ -30,8 +31,7 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   { table: 'channels', column: 'verify_token', key: 'id', label: CHANNEL_VERIFY_TOKEN },
 ];
 
-/** Runs work in one transaction as the owner role (which sees every organization's rows). */
-export type OwnerRun = <T>(work: (tx: Tx) => Promise<T>) => Promise<T>;
+export type { OwnerRun };
 
 export interface RotationReport {
   activeKeyId: string;

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { CURRENT_ROLE_SQL, notOwnerMessage, type CurrentRole } from '../db/owner-role.js';
-import { verifyChains } from './chain.js';
-import { openOwner } from './owner.js';
+import { verifyChains } from '../audit/chain.js';
+import { openOwner } from '../audit/owner.js';
 
 /** `bastion audit verify`: exit 0 when every chain is intact, 1 naming the first bad row. */
 export function registerAuditCommands(program: Command): void {

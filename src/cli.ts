@@ -1,31 +1,20 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { registerAuditCommands } from './audit/cli.js';
-import { ConfigError, loadConfig } from './config.js';
-import { registerKeyCommands } from './crypto/cli.js';
-import { openDatabase } from './server.js';
+import { registerAuditCommands } from './cli/audit.js';
+import { registerKeyCommands } from './cli/keys.js';
+import { registerMigrateCommand } from './cli/migrate.js';
+import { registerStartCommand } from './cli/start.js';
+import { explainDatabaseError } from './db/errors.js';
 
+/** `bastion`: every command lives in src/cli/, one file per command group. */
 const program = new Command('bastion').description('Bastion server administration');
-
-program
-  .command('migrate')
-  .description('apply pending database migrations (safe to run from several instances at once)')
-  .action(async () => {
-    const db = await openDatabase(loadConfig());
-    try {
-      const applied = await db.migrate();
-      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'up to date\n');
-    } finally {
-      await db.close();
-    }
-  });
-
-registerAuditCommands(program);
+registerStartCommand(program);
+registerMigrateCommand(program);
 registerKeyCommands(program);
+registerAuditCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
-  const message =
-    err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
+  const message = explainDatabaseError(err) ?? (err instanceof Error ? err.message : String(err));
   process.stderr.write(`bastion: ${message}\n`);
   process.exit(1);
 });

@@ -124,45 +124,62 @@ const envSchema = z.object({
   SESSION_ABSOLUTE_TTL_SECONDS: int(30 * 24 * 3600, 60),
 });
 
-export interface Config {
-  env: 'development' | 'production' | 'test';
-  host: string;
-  port: number;
+/** What the schema does not decide alone: secrets possibly generated, the resolved paths. */
+interface Resolved {
   dataDir: string;
-  databaseUrl: string | undefined;
-  databaseMigrationUrl: string | undefined;
-  databasePoolSize: number;
-  redisUrl: string | undefined;
   jwtSecret: string;
-  encryptionKeys: EncryptionKey[];
-  allowedOrigins: string[];
-  publicUrl: string;
-  trustProxy: string | undefined;
-  cookieSecure: boolean;
-  registrationMode: 'open' | 'closed';
-  metricsToken: string | undefined;
-  logLevel: string;
-  whatsappGraphUrl: string;
-  /** Graph API version in the send URL, e.g. v23.0. */
-  whatsappApiVersion: string;
-  /** Attempts per outbound message before it is marked failed (429, 5xx, network errors). */
-  whatsappSendAttempts: number;
-  /** First retry delay; doubled per attempt, with jitter. */
-  whatsappRetryBaseMs: number;
-  uploadDir: string;
-  uploadMaxBytes: number;
-  rateLimit: {
-    max: number;
-    windowMs: number;
-    authIpMax: number;
-    loginFailures: number;
-    sendMax: number;
-    uploadMax: number;
-  };
-  session: { idleTtlSeconds: number; absoluteTtlSeconds: number };
-  /** Things worth a warning once the logger exists (config is read before it). */
+  encryptionKeys: string;
   warnings: string[];
 }
+
+/** The configuration the process runs with; its type (Config) is derived from here. */
+function toConfig(e: z.output<typeof envSchema>, resolved: Resolved) {
+  const hostForUrl = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST;
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    dataDir: resolved.dataDir,
+    databaseUrl: e.DATABASE_URL,
+    databaseMigrationUrl: e.DATABASE_MIGRATION_URL ?? e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    redisUrl: e.REDIS_URL,
+    jwtSecret: resolved.jwtSecret,
+    encryptionKeys: parseEncryptionKeys(resolved.encryptionKeys),
+    allowedOrigins: e.ALLOWED_ORIGINS,
+    publicUrl: e.PUBLIC_URL ?? `http://${hostForUrl}:${e.PORT}`,
+    trustProxy: e.TRUST_PROXY,
+    cookieSecure: e.COOKIE_SECURE,
+    registrationMode: e.REGISTRATION_MODE,
+    metricsToken: e.METRICS_TOKEN,
+    logLevel: e.LOG_LEVEL,
+    whatsappGraphUrl: e.WHATSAPP_GRAPH_URL.replace(/\/+$/, ''),
+    /** Graph API version in the send URL, e.g. v23.0. */
+    whatsappApiVersion: e.WHATSAPP_API_VERSION,
+    /** Attempts per outbound message before it is marked failed (429, 5xx, network errors). */
+    whatsappSendAttempts: e.WHATSAPP_SEND_ATTEMPTS,
+    /** First retry delay; doubled per attempt, with jitter. */
+    whatsappRetryBaseMs: e.WHATSAPP_RETRY_BASE_MS,
+    uploadDir: resolve(e.UPLOAD_DIR ?? join(resolved.dataDir, 'uploads')),
+    uploadMaxBytes: e.UPLOAD_MAX_BYTES,
+    rateLimit: {
+      max: e.RATE_LIMIT_MAX,
+      windowMs: e.RATE_LIMIT_WINDOW_MS,
+      authIpMax: e.RATE_LIMIT_AUTH_IP_MAX,
+      loginFailures: e.RATE_LIMIT_LOGIN_FAILURES,
+      sendMax: e.RATE_LIMIT_SEND_MAX,
+      uploadMax: e.RATE_LIMIT_UPLOAD_MAX,
+    },
+    session: {
+      idleTtlSeconds: e.SESSION_IDLE_TTL_SECONDS,
+      absoluteTtlSeconds: e.SESSION_ABSOLUTE_TTL_SECONDS,
+    },
+    /** Things worth a warning once the logger exists (config is read before it). */
+    warnings: resolved.warnings,
+  };
+}
+
+export type Config = ReturnType<typeof toConfig>;
 
 type Env = Record<string, string | undefined>;
 
@@ -219,6 +236,14 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     throw new ConfigError(String(issue?.path[0] ?? 'environment'), issue?.message ?? 'invalid');
   }
   const e = parsed.data;
+  if (e.DATABASE_MIGRATION_URL && !e.DATABASE_URL) {
+    // Migrating PostgreSQL while the server would use the embedded database (or the other
+    // way round) leaves one of them empty: say what is missing instead of guessing.
+    throw new ConfigError(
+      'DATABASE_URL',
+      'DATABASE_MIGRATION_URL is set but DATABASE_URL is not: set DATABASE_URL too (the server login role on the same PostgreSQL database), or unset DATABASE_MIGRATION_URL to use the embedded database',
+    );
+  }
   const warnings: string[] = [];
   const dataDir = resolve(e.DATA_DIR);
 
@@ -243,44 +268,5 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   if (e.PORT === 0 && e.PUBLIC_URL === undefined) {
     warnings.push('PORT=0 without PUBLIC_URL: the server origin is only known after listening');
   }
-  const hostForUrl = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST;
-
-  return {
-    env: e.NODE_ENV,
-    host: e.HOST,
-    port: e.PORT,
-    dataDir,
-    databaseUrl: e.DATABASE_URL,
-    databaseMigrationUrl: e.DATABASE_MIGRATION_URL ?? e.DATABASE_URL,
-    databasePoolSize: e.DATABASE_POOL_SIZE,
-    redisUrl: e.REDIS_URL,
-    jwtSecret: jwtSecret!,
-    encryptionKeys: parseEncryptionKeys(encryptionKeys!),
-    allowedOrigins: e.ALLOWED_ORIGINS,
-    publicUrl: e.PUBLIC_URL ?? `http://${hostForUrl}:${e.PORT}`,
-    trustProxy: e.TRUST_PROXY,
-    cookieSecure: e.COOKIE_SECURE,
-    registrationMode: e.REGISTRATION_MODE,
-    metricsToken: e.METRICS_TOKEN,
-    logLevel: e.LOG_LEVEL,
-    whatsappGraphUrl: e.WHATSAPP_GRAPH_URL.replace(/\/+$/, ''),
-    whatsappApiVersion: e.WHATSAPP_API_VERSION,
-    whatsappSendAttempts: e.WHATSAPP_SEND_ATTEMPTS,
-    whatsappRetryBaseMs: e.WHATSAPP_RETRY_BASE_MS,
-    uploadDir: resolve(e.UPLOAD_DIR ?? join(dataDir, 'uploads')),
-    uploadMaxBytes: e.UPLOAD_MAX_BYTES,
-    rateLimit: {
-      max: e.RATE_LIMIT_MAX,
-      windowMs: e.RATE_LIMIT_WINDOW_MS,
-      authIpMax: e.RATE_LIMIT_AUTH_IP_MAX,
-      loginFailures: e.RATE_LIMIT_LOGIN_FAILURES,
-      sendMax: e.RATE_LIMIT_SEND_MAX,
-      uploadMax: e.RATE_LIMIT_UPLOAD_MAX,
-    },
-    session: {
-      idleTtlSeconds: e.SESSION_IDLE_TTL_SECONDS,
-      absoluteTtlSeconds: e.SESSION_ABSOLUTE_TTL_SECONDS,
-    },
-    warnings,
-  };
+  return toConfig(e, { dataDir, jwtSecret: jwtSecret!, encryptionKeys: encryptionKeys!, warnings });
 }

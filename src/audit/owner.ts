@@ -32,8 +32,8 @@ export async function openOwner(config: Config): Promise<OwnerConnection> {
       close: () => sql.end(),
     };
   }
-  const { PGlite } = await import('@electric-sql/pglite');
-  const pg = await PGlite.create(join(config.dataDir, 'pgdata'));
+  const { openEmbedded } = await import('../db/pglite.js');
+  const pg = await openEmbedded(join(config.dataDir, 'pgdata'));
   return {
     snapshot: (work) =>
       pg.transaction(async (tx) => {

@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { rows, type Tx } from '../db/client.js';
+import { rows } from '../db/client.js';
+import type { OwnerRun } from '../db/owner.js';
+import { CURRENT_ROLE_SQL, notOwnerMessage, type CurrentRole } from '../db/owner-role.js';
 import { TOTP_PENDING_SECRET, TOTP_SECRET } from '../db/schema/mfa.js';
 import {
   CHANNEL_ACCESS_TOKEN,
@@ -29,8 +31,7 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   { table: 'channels', column: 'verify_token', key: 'id', label: CHANNEL_VERIFY_TOKEN },
 ];
 
-/** Runs work in one transaction as the owner role (which sees every organization's rows). */
-export type OwnerRun = <T>(work: (tx: Tx) => Promise<T>) => Promise<T>;
+export type { OwnerRun };
 
 export interface RotationReport {
   activeKeyId: string;
@@ -43,19 +44,9 @@ export class RotationError extends Error {}
 const BATCH = 500;
 
 async function assertSeesAllRows(run: OwnerRun) {
-  const [me] = await run((tx) =>
-    rows<{ name: string; exempt: boolean }>(
-      tx,
-      sql`select current_user as name, (rolsuper or rolbypassrls) as exempt from pg_roles where rolname = current_user`,
-    ),
-  );
-  // Row-level security would hide every tenant row from anyone else: a rotation that
-  // silently found nothing would leave the old key in use while claiming success.
-  if (!me?.exempt) {
-    throw new RotationError(
-      `keys rotate must run as the owner role (DATABASE_MIGRATION_URL), not "${me?.name}"`,
-    );
-  }
+  const [me] = await run((tx) => rows<CurrentRole>(tx, sql.raw(CURRENT_ROLE_SQL)));
+  // A rotation that silently found nothing would leave the old key in use while claiming success.
+  if (!me?.exempt) throw new RotationError(notOwnerMessage('keys rotate', me?.name));
 }
 
 const columnExists = (run: OwnerRun, c: EncryptedColumn) =>

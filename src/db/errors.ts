@@ -23,6 +23,9 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   return pg?.code === '23505' && (constraint === undefined || pg.constraint === constraint);
 }
 
+/** insufficient_privilege: e.g. a login that may not SET ROLE bastion_app. */
+export const isPermissionDenied = (err: unknown): boolean => pgError(err)?.code === '42501';
+
 /**
  * True for an error that says something about the data or the code (a constraint, a bad
  * value, a bug), as opposed to the database being unreachable, busy or restarting (classes
@@ -51,4 +54,18 @@ export async function conflictOnDuplicate<T>(
     if (isUniqueViolation(err, constraint)) throw new AppError('conflict', detail);
     throw err;
   }
+}
+
+/**
+ * A message for the connection failures a user can fix, naming the fix; null for others.
+ * A database that does not exist (3D000) is never created behind the user's back: a typo
+ * in the URL would otherwise become a second, empty deployment.
+ */
+export function explainDatabaseError(err: unknown): string | null {
+  const pg = pgError(err);
+  if (pg?.code !== '3D000') return null;
+  const name = /database "([^"]+)" does not exist/.exec(String((err as Error).message))?.[1];
+  const db = name ?? 'the database named in DATABASE_URL';
+  const ident = name && /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${db}"`;
+  return `database "${db}" does not exist: create it first (\`createdb ${ident}\`, or \`CREATE DATABASE ${ident};\` in psql), then run \`bastion migrate\`, or correct DATABASE_URL / DATABASE_MIGRATION_URL`;
 }

@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { SCOPE_SQL } from './client.js';
+import { SCOPE_SQL } from './database.js';
 import { SingleConnection } from './connections.js';
 
 type Params = postgres.ParameterOrJSON<never>[] | undefined;

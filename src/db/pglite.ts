@@ -7,15 +7,32 @@ import {
   type Database,
   type DatabaseOptions,
   type Tx,
-} from './client.js';
+} from './database.js';
+import { lockDataDir } from './datadir-lock.js';
 import { migrate, type OwnerConnection } from './migrate.js';
+
+/**
+ * PGlite on a data directory (or in memory), holding the directory's lock (see
+ * datadir-lock.ts) until it is closed: the only way this code base opens one.
+ */
+export async function openEmbedded(dataDir?: string, loadDataDir?: Blob): Promise<PGlite> {
+  if (!dataDir) return PGlite.create('memory://', loadDataDir ? { loadDataDir } : {});
+  mkdirSync(dataDir, { recursive: true });
+  const release = lockDataDir(dataDir);
+  try {
+    const pg = await PGlite.create(dataDir, loadDataDir ? { loadDataDir } : {});
+    const close = pg.close.bind(pg);
+    pg.close = () => close().finally(release);
+    return pg;
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
 
 /** The embedded database: PostgreSQL in WebAssembly, one connection, data under DATA_DIR. */
 export async function createPglite(opts: DatabaseOptions): Promise<Database> {
-  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
-  const pg = await PGlite.create(opts.dataDir ?? 'memory://', {
-    ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
-  });
+  const pg = await openEmbedded(opts.dataDir, opts.loadDataDir);
   const db = drizzle({ client: pg });
   // PGlite has one connection; its transaction() holds a lock so that concurrent
   // requests queue instead of interleaving statements under another organization's settings.

@@ -8,7 +8,7 @@ import {
   type DatabaseOptions,
   type LoginRole,
   type Tx,
-} from './client.js';
+} from './database.js';
 import { ConnectionPool } from './connections.js';
 import { StatementLanes } from './lanes.js';
 import { migrate, type OwnerConnection } from './migrate.js';

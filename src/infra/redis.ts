@@ -26,3 +26,17 @@ export function createRedis(url: string): Redis {
   redis.on('error', () => {});
   return redis;
 }
+
+/** Why Redis at `url` did not answer, naming where it was looked for but never a password. */
+export function describeRedisFailure(url: string, err: unknown): string {
+  let where = 'an unparsable address';
+  try {
+    const u = new URL(url);
+    where = `${u.protocol}//${u.hostname}:${u.port || '6379'}`;
+  } catch {
+    // keep the placeholder: the URL may hold a password, never echo it raw
+  }
+  const code = (err as { code?: unknown }).code;
+  const why = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
+  return `cannot connect to Redis at ${where} (${why}); start Redis there, correct REDIS_URL, or unset it to run with in-memory stores`;
+}

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ownerOf } from '../../src/crypto/cli.js';
+import { ownerOf } from '../../src/db/owner.js';
 import { Keyring } from '../../src/crypto/keyring.js';
 import { RotationError, rotateKeys } from '../../src/crypto/rotate.js';
 import { rows, type Database } from '../../src/db/client.js';

@@ -3,7 +3,7 @@ import { generate } from 'otplib';
 import { vi } from 'vitest';
 import { rows } from '../../src/db/client.js';
 import type { Database } from '../../src/db/client.js';
-import { ownerOf } from '../../src/crypto/cli.js';
+import { ownerOf } from '../../src/db/owner.js';
 import { sql, type SQL } from 'drizzle-orm';
 import { PASSWORD, type Member } from '../helpers/app.js';
 import { services } from '../helpers/services.js';

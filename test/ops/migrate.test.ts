@@ -103,7 +103,7 @@ describe.runIf(!!process.env.DATABASE_URL)('migrate on PostgreSQL', () => {
     const third = await migrateProcess(env);
     expect(third.code, third.stderr).toBe(0);
     expect(third.stdout).toContain('up to date');
-  });
+  }, 120_000);
 });
 
 describe.runIf(!process.env.DATABASE_URL)('migrate on the embedded database', () => {
@@ -119,5 +119,5 @@ describe.runIf(!process.env.DATABASE_URL)('migrate on the embedded database', ()
     const second = await migrateProcess({ DATA_DIR: dataDir });
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toContain('up to date');
-  });
+  }, 120_000);
 });

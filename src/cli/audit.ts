@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
-import { verifyChains } from './chain.js';
-import { openOwner } from './owner.js';
+import { CURRENT_ROLE_SQL, notOwnerMessage, type CurrentRole } from '../db/owner-role.js';
+import { verifyChains } from '../audit/chain.js';
+import { openOwner } from '../audit/owner.js';
 
 /** `bastion audit verify`: exit 0 when every chain is intact, 1 naming the first bad row. */
 export function registerAuditCommands(program: Command): void {
@@ -19,6 +20,8 @@ export function registerAuditCommands(program: Command): void {
           if (!table?.name) {
             throw new Error('this database has no audit log: run `bastion migrate` first');
           }
+          const [me] = await q.query<CurrentRole>(CURRENT_ROLE_SQL);
+          if (!me?.exempt) throw new Error(notOwnerMessage('audit verify', me?.name));
           return verifyChains(q);
         });
         if (!broken) {

@@ -42,6 +42,7 @@ import { registerCors } from './security/cors.js';
 import { CONSOLE_CSP, registerSecurityHeaders, withSecurityHeaders } from './security/headers.js';
 import { refuseTrace, registerHttpsRedirect, trustProxy } from './security/https.js';
 import { registerJsonParser } from './security/json-body.js';
+import { registerTextRule } from './security/text.js';
 import {
   DEFAULT_EDGE_LIMITS,
   registerEdgeLimits,
@@ -109,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   registerErrorHandling(base);
   registerJsonParser(base);
+  registerTextRule(base);
   await base.register(cookie);
   const metrics = registerMetrics(base);
   if (!deps.bareEdge) await registerEdgeLimits(base, edge);

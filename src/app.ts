@@ -38,6 +38,7 @@ import { webhookLogRoutes } from './modules/webhook-logs/routes.js';
 import { userRoutes } from './modules/users/routes.js';
 import { organizationRoutes } from './modules/organization/routes.js';
 import { frameworkErrors, registerErrorHandling } from './security/errors.js';
+import { malformedRequests } from './security/client-errors.js';
 import { registerCors } from './security/cors.js';
 import { CONSOLE_CSP, registerSecurityHeaders, withSecurityHeaders } from './security/headers.js';
 import { refuseTrace, registerHttpsRedirect, trustProxy } from './security/https.js';
@@ -91,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     frameworkErrors: withSecurityHeaders(frameworkErrors),
+    clientErrorHandler: malformedRequests,
     ...serverTimeouts(edge),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 200 },
   });

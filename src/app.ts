@@ -41,10 +41,12 @@ import { webhookLogRoutes } from './modules/webhook-logs/routes.js';
 import { userRoutes } from './modules/users/routes.js';
 import { organizationRoutes } from './modules/organization/routes.js';
 import { frameworkErrors, registerErrorHandling } from './security/errors.js';
+import { malformedRequests } from './security/client-errors.js';
 import { registerCors } from './security/cors.js';
 import { CONSOLE_CSP, registerSecurityHeaders, withSecurityHeaders } from './security/headers.js';
 import { refuseTrace, registerHttpsRedirect, trustProxy } from './security/https.js';
 import { registerJsonParser } from './security/json-body.js';
+import { registerTextRule } from './security/text.js';
 import {
   DEFAULT_EDGE_LIMITS,
   registerEdgeLimits,
@@ -93,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     frameworkErrors: withSecurityHeaders(frameworkErrors),
+    clientErrorHandler: malformedRequests,
     ...serverTimeouts(edge),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 200 },
   });
@@ -114,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   registerErrorHandling(base);
   registerJsonParser(base);
+  registerTextRule(base);
   await base.register(cookie);
   const metrics = registerMetrics(base);
   if (!deps.bareEdge) await registerEdgeLimits(base, edge);

@@ -1,17 +1,43 @@
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 
-/** Query parameters whose values never reach a log line. */
-const SECRET_PARAM =
-  /token|secret|password|passwd|key|code|signature|challenge|otp|auth|session|cookie|jwt|bearer|credential/i;
+/**
+ * Query values are logged only for these keys, and only when they are plain tokens: a
+ * `?search=` holds a customer's name, phone or email (personal data that a log keeps past
+ * any erasure), and other parameters may carry secrets (`hub.verify_token`). Every other
+ * value, and any key that is not a plain name, is `[redacted]`.
+ */
+const LOGGED_PARAMS = new Set(['limit', 'cursor', 'stage', 'status', 'hub.mode']);
+const PLAIN_KEY = /^[A-Za-z0-9_.[\]-]{1,64}$/;
+const PLAIN_VALUE = /^[A-Za-z0-9_.:-]{0,64}$/;
 
+const decoded = (s: string) => {
+  try {
+    return decodeURIComponent(s.replaceAll('+', ' '));
+  } catch {
+    return null;
+  }
+};
+
+function redactParam(pair: string): string {
+  const eq = pair.indexOf('=');
+  const key = decoded(eq === -1 ? pair : pair.slice(0, eq));
+  if (key === null || !PLAIN_KEY.test(key)) return '[redacted]';
+  if (eq === -1) return key;
+  const value = decoded(pair.slice(eq + 1));
+  const keep = LOGGED_PARAMS.has(key) && value !== null && PLAIN_VALUE.test(value);
+  return `${key}=${keep ? value : '[redacted]'}`;
+}
+
+/** The URL as logged: the path, and the query with its values redacted (see above). */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   if (q === -1) return url;
-  const params = new URLSearchParams(url.slice(q + 1));
-  for (const name of new Set(params.keys())) {
-    if (SECRET_PARAM.test(name)) params.set(name, '[redacted]');
-  }
-  return `${url.slice(0, q)}?${params.toString()}`;
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .filter(Boolean)
+    .map(redactParam);
+  return `${url.slice(0, q)}?${query.join('&')}`;
 }
 
 /**

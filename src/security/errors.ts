@@ -5,6 +5,9 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 export const problems = {
   validation_failed: { status: 400, title: 'The request is not valid' },
   invalid_json: { status: 400, title: 'The body is not valid JSON' },
+  // Bad framing, an invalid method, headers too large: answered on the raw socket, where
+  // the status varies (400, 408, 431) and the code does not.
+  malformed_request: { status: 400, title: 'The request is malformed' },
   invalid_credentials: { status: 401, title: 'Invalid email or password' },
   unauthorized: { status: 401, title: 'Authentication is required' },
   forbidden: { status: 403, title: 'You are not allowed to do this' },
@@ -77,28 +80,39 @@ export const validationFailed = (errors: FieldError[], detail?: string) =>
     errors,
   });
 
+/** What a problem body is made of: an AppError, or the raw-socket writer's few fields. */
+type ProblemParts = Pick<AppError, 'code'> & Partial<Pick<AppError, 'detail' | 'errors' | 'extra'>>;
+
+/** The RFC 9457 body of every problem, whoever writes it. */
+export function problemBody(
+  p: ProblemParts,
+  requestId: string,
+  status: number = problems[p.code].status,
+): Record<string, unknown> {
+  return {
+    type: `urn:bastion:problem:${p.code}`,
+    title: problems[p.code].title,
+    status,
+    code: p.code,
+    ...(p.detail !== undefined ? { detail: p.detail } : {}),
+    requestId,
+    ...(p.errors ? { errors: p.errors } : {}),
+    ...p.extra,
+  };
+}
+
 export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
-  const { title, status } = problems[err.code];
   if (err.headers) reply.headers(err.headers);
   return reply
-    .code(status)
+    .code(err.status)
     .type('application/problem+json')
-    .send({
-      type: `urn:bastion:problem:${err.code}`,
-      title,
-      status,
-      code: err.code,
-      ...(err.detail !== undefined ? { detail: err.detail } : {}),
-      requestId: reply.request.id,
-      ...(err.errors ? { errors: err.errors } : {}),
-      ...err.extra,
-    });
+    .send(problemBody(err, reply.request.id));
 }
 
 const FASTIFY_CODES: Record<string, ProblemCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'malformed_request',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
   FST_ERR_NOT_FOUND: 'not_found',

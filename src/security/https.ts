@@ -1,5 +1,5 @@
 import proxyAddr from '@fastify/proxy-addr';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { AppError } from './errors.js';
 
@@ -22,13 +22,31 @@ export function trustProxy(value: string | undefined): false | TrustProxy {
 }
 
 /**
- * Where a plain-http request is sent instead: the server's own origin when PUBLIC_URL
- * names an https one (no client-chosen Host ends up in a Location a cache might keep),
- * else the host the request was addressed to, on the default https port.
+ * Where a plain-http request is sent instead: always PUBLIC_URL's host over https. The
+ * request's Host, X-Forwarded-Host and absolute-form target are the client's word, and a
+ * 308 to a host the client names is an open redirect (a phishing link on our domain, a
+ * poisoned cache). A PUBLIC_URL of http:// (development) gives its host name on the
+ * default https port: its own port serves plain http.
  */
-function httpsLocation(request: FastifyRequest, publicUrl: URL): string {
-  const host = publicUrl.protocol === 'https:' ? publicUrl.host : request.hostname;
-  return `https://${host}${request.url}`;
+export function httpsOrigin(publicUrl: URL): string {
+  return publicUrl.protocol === 'https:'
+    ? `https://${publicUrl.host}`
+    : `https://${publicUrl.hostname}`;
+}
+
+/**
+ * The path and query of the request, and nothing that could name another host: an
+ * absolute-form target keeps only its path, and leading slashes or backslashes collapse to
+ * one (`//evil.example` and `/\evil.example` read as a host in a Location).
+ */
+export function httpsLocation(rawUrl: string, origin: string): string {
+  let target = rawUrl;
+  if (!target.startsWith('/')) {
+    const parsed = URL.canParse(target) ? new URL(target) : null;
+    target = parsed ? `${parsed.pathname}${parsed.search}` : '/';
+  }
+  const location = new URL(`/${target.replace(/^[/\\]+/, '')}`, origin);
+  return location.origin === origin ? location.href : `${origin}/`;
 }
 
 /**
@@ -41,7 +59,7 @@ function httpsLocation(request: FastifyRequest, publicUrl: URL): string {
 export function registerHttpsRedirect(app: FastifyInstance, config: Config): void {
   const trusted = trustProxy(config.trustProxy);
   if (config.env !== 'production' || !trusted) return;
-  const publicUrl = new URL(config.publicUrl);
+  const origin = httpsOrigin(new URL(config.publicUrl));
   app.addHook('onRequest', (request, reply, done) => {
     const peer = request.socket.remoteAddress;
     if (
@@ -53,7 +71,7 @@ export function registerHttpsRedirect(app: FastifyInstance, config: Config): voi
       done();
       return;
     }
-    void reply.redirect(httpsLocation(request, publicUrl), 308);
+    void reply.redirect(httpsLocation(request.raw.url ?? '/', origin), 308);
   });
 }
 

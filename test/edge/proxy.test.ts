@@ -118,14 +118,14 @@ describe('plain http behind a trusted proxy is redirected to https', () => {
       'https://bastion.test/api/v1/customers?limit=5&q=a%20b',
     ],
     [
-      'from a proxy in a trusted CIDR, to the request host when PUBLIC_URL is not https',
+      'from a proxy in a trusted CIDR, to the PUBLIC_URL host on https when PUBLIC_URL is http',
       { NODE_ENV: 'production', TRUST_PROXY: '10.0.0.0/8', PUBLIC_URL: 'http://internal:3000' },
       {
         url: '/health',
         remoteAddress: PROXY,
         headers: { host: 'app.example.test:80', 'x-forwarded-proto': 'http' },
       },
-      'https://app.example.test/health',
+      'https://internal/health',
     ],
   ];
   it.each(redirected)('%s', async (_label, env, request, location) => {

@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/client.js';
@@ -15,6 +15,9 @@ import { testDatabase } from '../helpers/app.js';
  * CONTRACT section 5 and issue 4, "Abuse": slow or stalled clients are cut off by header
  * and request timeouts, connections are capped, and an overloaded server sheds requests
  * with 503 + Retry-After while /health keeps answering. Real sockets, short timeouts.
+ * Nothing here depends on the machine's speed: a deadline may only be reached late on a
+ * loaded machine, so the tests check that the server, not the client, ended a connection
+ * (its answer, or the connections it still holds), never how quickly.
  */
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,13 +47,18 @@ async function edgeApp(limits: Partial<EdgeLimits>) {
   };
 }
 
+const connections = (app: FastifyInstance) =>
+  new Promise<number>((done, fail) =>
+    app.server.getConnections((err, n) => (err ? fail(err) : done(n))),
+  );
+
 interface Outcome {
   closedAfterMs: number;
   received: string;
 }
 
 /** Opens a socket, runs `drip` on it, and reports when and how the server ended it. */
-function stalledClient(port: number, drip: (socket: Socket) => void, giveUpMs = 5_000) {
+function stalledClient(port: number, drip: (socket: Socket) => void, giveUpMs = 20_000) {
   return new Promise<Outcome>((done, fail) => {
     const socket = connect(port, '127.0.0.1');
     let received = '';
@@ -98,10 +106,10 @@ describe('slow and stalled clients', () => {
     const outcome = await stalledClient(e.port, (s) =>
       trickle(s, 'GET /health HTTP/1.1\r\nHost: bastion.test\r\n', (i) => `X-Pad-${i}: a\r\n`),
     );
-    // Every byte reset no idle timer: only the headers deadline ends it.
+    // Every byte reset no idle timer: only the headers deadline ends it (never early).
     expect(outcome.closedAfterMs).toBeGreaterThanOrEqual(500);
-    expect(outcome.closedAfterMs).toBeLessThan(1_500);
     expect(outcome.received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(outcome.received).toContain('"code":"malformed_request"');
   });
 
   it('cuts off a client that sends its body a byte at a time', async () => {
@@ -110,13 +118,13 @@ describe('slow and stalled clients', () => {
       'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{';
     const outcome = await stalledClient(e.port, (s) => trickle(s, headers, () => ' '));
     expect(outcome.closedAfterMs).toBeGreaterThanOrEqual(1_000);
-    expect(outcome.closedAfterMs).toBeLessThan(2_500);
     expect(outcome.received).not.toMatch(/^HTTP\/1\.1 2/);
   });
 
   it('closes a connection that never sends anything', async () => {
+    // Ended by the server (the client gives up only after 20 s), by its headers deadline.
     const outcome = await stalledClient(e.port, () => {});
-    expect(outcome.closedAfterMs).toBeLessThan(2_500);
+    expect(outcome.closedAfterMs).toBeGreaterThanOrEqual(500);
     expect(outcome.received).not.toMatch(/^HTTP\/1\.1 2/);
   });
 
@@ -134,47 +142,75 @@ describe('slow and stalled clients', () => {
         await new Promise((r) => s.once('connect', r));
         held.push(s);
       }
-      await sleep(50); // let the server accept all four
-      const extra = await stalledClient(e.port, () => {}, 1_000);
-      expect(extra.closedAfterMs).toBeLessThan(300);
+      while ((await connections(e.app)) < 4) await sleep(5); // all four accepted
+      const extra = await stalledClient(e.port, () => {});
       expect(extra.received).toBe('');
+      // Dropped on accept, not by the idle timeout: that would have ended the four older
+      // connections first.
       expect(held.every((s) => !s.destroyed)).toBe(true);
+      expect(await connections(e.app)).toBe(4);
     } finally {
       for (const s of held) s.destroy();
     }
   });
 });
 
+/**
+ * Shedding starts only once lag has lasted three sample windows by the clock. The clock is
+ * held still here (Date only: timers, the event-loop histogram and under-pressure's
+ * sampling stay real) and moved by the test, so a machine that happens to lag while the
+ * tests run cannot make lag look sustained, or a pause look longer than the test says.
+ */
 describe('load shedding', () => {
+  const SAMPLE_MS = 200;
   let app: FastifyInstance;
   let e: Awaited<ReturnType<typeof edgeApp>>;
   beforeAll(async () => {
-    e = await edgeApp({ maxEventLoopDelayMs: 30, sampleIntervalMs: 50, retryAfterSeconds: 7 });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    e = await edgeApp({
+      maxEventLoopDelayMs: 30,
+      sampleIntervalMs: SAMPLE_MS,
+      retryAfterSeconds: 7,
+    });
     app = e.app;
   });
-  afterAll(() => e.close());
+  afterAll(async () => {
+    vi.useRealTimers();
+    await e.close();
+  });
 
   const busy = (ms: number) => {
-    const until = Date.now() + ms;
-    while (Date.now() < until) {
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
       // nothing else runs: a CPU-bound overload
     }
   };
+  /** Real time passes (timers run) and the held clock moves by as much. */
+  const pass = async (ms: number) => {
+    await sleep(ms);
+    vi.setSystemTime(Date.now() + ms);
+  };
+  const tick = () => new Promise((r) => setImmediate(r));
   const protectedRoute = () =>
     app.inject({ url: '/api/v1/customers', headers: { 'x-request-id': 'shed-1' } });
 
   it('sheds nothing for one long pause of the event loop (not yet an overload)', async () => {
-    busy(300);
-    // under-pressure notices at its next sample (background timers may run first).
-    for (let i = 0; i < 20 && !app.isUnderPressure(); i++) await sleep(5);
-    expect(app.isUnderPressure()).toBe(true);
+    // The request must come while the pause still shows as lag, and after the lag watch
+    // (every half window) has seen it: a shedder that needed no lasting lag would shed it.
+    do {
+      busy(1_000);
+      // under-pressure sees the pause at its next sample; until then keep the loop turning.
+      while (!app.isUnderPressure()) await tick();
+      await sleep(SAMPLE_MS / 2 + 10);
+    } while (!app.isUnderPressure());
     expect((await protectedRoute()).statusCode).toBe(401);
   });
 
   it('answers 503 unavailable with Retry-After while the lag lasts, but never on /health', async () => {
     let shed = await protectedRoute();
     for (let i = 0; i < 40 && shed.statusCode !== 503; i++) {
-      busy(100);
+      busy(150);
+      vi.setSystemTime(Date.now() + 150);
       await sleep(1);
       shed = await protectedRoute();
     }
@@ -191,10 +227,10 @@ describe('load shedding', () => {
   });
 
   it('serves again by itself once the lag is gone', async () => {
-    const deadline = Date.now() + 3_000;
     let status = 503;
-    while (status === 503 && Date.now() < deadline) {
-      await sleep(60);
+    // However long a loaded machine takes to calm down: the test's timeout is the bound.
+    while (status === 503) {
+      await pass(60);
       status = (await protectedRoute()).statusCode;
     }
     expect(status).toBe(401);

@@ -26,6 +26,9 @@ const bearerSecret = 'secret-token-value';
 const cookieSecret = `cookie-${randomBytes(12).toString('hex')}`;
 const verifyToken = 'SEKRIT';
 const signatureSecret = `sig${randomBytes(16).toString('hex')}`;
+/** Personal data a search carries: a customer's email and phone. */
+const searchedEmail = `alice-${randomBytes(6).toString('hex')}@example.test`;
+const searchedPhone = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
 
 describe('request logs of the real process', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'bastion-log-'));
@@ -140,6 +143,18 @@ describe('request logs of the real process', () => {
       'query secrets',
       `/api/v1/customers?access_token=${bearerSecret}&signature=${signatureSecret}&api_key=${cookieSecret}`,
     );
+    // Personal data in a search, on a route that answers and on a refused one.
+    await request(
+      'search',
+      `/api/v1/customers?search=${encodeURIComponent(searchedEmail)}&limit=50`,
+      {
+        headers: { authorization: `Bearer ${tokens.accessToken}` },
+      },
+    );
+    await request(
+      'anonymous search',
+      `/api/v1/customers?limit=5&search=${encodeURIComponent(searchedPhone)}`,
+    );
     // A failing body with the password in it.
     await request('bad login', '/api/v1/auth/login', {
       method: 'POST',
@@ -204,7 +219,18 @@ describe('request logs of the real process', () => {
     expect(webhook).toContain('hub.mode=subscribe');
   });
 
+  it('logs a search by its keys, never its terms', () => {
+    const urls = records()
+      .map((r) => (r.req as { url?: string } | undefined)?.url)
+      .filter((u): u is string => typeof u === 'string' && u.startsWith('/api/v1/customers?'));
+    expect(urls).toContain('/api/v1/customers?search=[redacted]&limit=50');
+    expect(urls).toContain('/api/v1/customers?limit=5&search=[redacted]');
+  });
+
   it.each([
+    ['a searched email (personal data)', () => searchedEmail],
+    ['a searched email, URL-encoded', () => encodeURIComponent(searchedEmail)],
+    ['a searched phone number', () => searchedPhone.slice(1)],
     ['the password', () => password],
     ['the bearer token value', () => bearerSecret],
     ['the cookie value', () => cookieSecret],

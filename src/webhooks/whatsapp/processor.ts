@@ -1,17 +1,17 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'drizzle-orm';
-import { rows, type Database } from '../db/client.js';
-import { isPermanentFailure } from '../db/errors.js';
-import type { RealtimeEvent, RealtimePublisher } from '../realtime/events.js';
-import { claimDeliveries, finishDeliveries, finishDelivery, phoneNumbers } from './deliveries.js';
+import { rows, type Database } from '../../db/client.js';
+import { isPermanentFailure } from '../../db/errors.js';
+import type { RealtimeEvent, RealtimePublisher } from '../../realtime/events.js';
+import { claimDeliveries, finishDeliveries, finishDelivery, phoneNumbers } from '../deliveries.js';
 import {
   applyEarlyStatuses,
   applyStatuses,
   parseDelivery,
   storeInbound,
   type IngestTarget,
-} from './whatsapp-ingest.js';
-import type { StatusUpdate } from './whatsapp-payload.js';
+} from './ingest.js';
+import type { StatusUpdate } from './payload.js';
 
 const CONCURRENCY = 2;
 /** Deliveries of one organization processed in one transaction. */

@@ -1,16 +1,16 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { secretEquals } from '../crypto/secret-equals.js';
-import { AppError } from '../security/errors.js';
-import { channelFromUrl, channelOf } from './channels.js';
-import { recordDelivery } from './deliveries.js';
-import { DeliveryWriter } from './delivery-writer.js';
+import { secretEquals } from '../../crypto/secret-equals.js';
+import { AppError } from '../../security/errors.js';
+import { channelFromUrl, channelOf } from '../channels.js';
+import { recordDelivery } from '../deliveries.js';
+import { DeliveryWriter } from '../delivery-writer.js';
 import { DeliveryProcessor } from './processor.js';
-import { rawBodyOf } from './raw-body.js';
-import { recordRefusal } from './refusals.js';
-import { validHubSignature } from './signature.js';
-import { parseJson } from './whatsapp-ingest.js';
+import { rawBodyOf } from '../raw-body.js';
+import { recordRefusal } from '../refusals.js';
+import { validHubSignature } from '../signature.js';
+import { parseJson } from './ingest.js';
 
 const params = z.strictObject({ channelId: z.uuid({ error: 'must be a UUID' }) });
 const verifyQuery = z.looseObject({

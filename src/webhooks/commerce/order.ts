@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { rows, type Tx } from '../db/client.js';
-import { uuidv7 } from '../db/ids.js';
-import { customerEvents } from '../db/schema/whatsapp.js';
-import { phone as e164 } from '../modules/shared.js';
+import { rows, type Tx } from '../../db/client.js';
+import { uuidv7 } from '../../db/ids.js';
+import { customerEvents } from '../../db/schema/whatsapp.js';
+import { phone as e164 } from '../../modules/shared.js';
 
 /**
  * The part of a WooCommerce order (REST API v3 shape) that the timeline needs, and nothing

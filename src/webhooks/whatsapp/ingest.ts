@@ -1,10 +1,10 @@
 import { and, eq, sql } from 'drizzle-orm';
 import secureJson from 'secure-json-parse';
-import { rows, type Database, type Tx } from '../db/client.js';
-import { uuidv7 } from '../db/ids.js';
-import { messageColumns, toMessageOut } from '../modules/conversations/mappers.js';
-import { messages, type MessageStatus } from '../db/schema/whatsapp.js';
-import type { MessageOut } from '../modules/conversations/schema.js';
+import { rows, type Database, type Tx } from '../../db/client.js';
+import { uuidv7 } from '../../db/ids.js';
+import { messageColumns, toMessageOut } from '../../modules/conversations/mappers.js';
+import { messages, type MessageStatus } from '../../db/schema/whatsapp.js';
+import type { MessageOut } from '../../modules/conversations/schema.js';
 import type { z } from 'zod';
 import {
   contact,
@@ -16,7 +16,7 @@ import {
   type Contact,
   type InboundMessage,
   type StatusUpdate,
-} from './whatsapp-payload.js';
+} from './payload.js';
 
 /** Where one stored delivery came from. */
 export interface IngestTarget {

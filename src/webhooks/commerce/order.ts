@@ -1,9 +1,6 @@
-import { sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { rows, type Tx } from '../../db/client.js';
-import { uuidv7 } from '../../db/ids.js';
-import { customerEvents } from '../../db/schema/whatsapp.js';
 import { phone as e164 } from '../../modules/shared.js';
+import { printable } from '../provider-text.js';
 
 /**
  * The part of a WooCommerce order (REST API v3 shape) that the timeline needs, and nothing
@@ -51,18 +48,14 @@ export function normalizePhone(raw: string | null | undefined): string | null {
   return e164.safeParse(p).success ? p : null;
 }
 
-/** Printable text only: a control character can hide or forge content in logs and UIs. */
-const clean = (s: string | null | undefined) =>
-  (s ?? '')
-    .replace(/\p{Cc}/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-
 export function customerFields(order: WooOrder, phone: string) {
-  const name = clean(`${clean(order.billing.first_name)} ${clean(order.billing.last_name)}`);
-  const email = z.email().max(254).safeParse(clean(order.billing.email));
+  const { first_name: first, last_name: last, email: given } = order.billing;
+  const email = z
+    .email()
+    .max(254)
+    .safeParse(printable(given, 500) ?? '');
   return {
-    name: name ? name.slice(0, 200) : null,
+    name: printable(`${first ?? ''} ${last ?? ''}`),
     phone,
     email: email.success ? email.data.toLowerCase() : null,
   };
@@ -79,73 +72,22 @@ export function occurredAt(order: WooOrder, topic: string): Date {
 }
 
 /**
- * Finds or creates the customer by phone within the organization. The store is the source
- * of the billing name and email, but it never blanks what an agent already recorded.
+ * What keeps an order from being used, by field name: the fields it lacks and those it has
+ * in a shape this server cannot use. Names only: the values are a shopper's personal data.
  */
-export async function upsertCustomer(
-  tx: Tx,
-  orgId: string,
-  c: { name: string | null; phone: string; email: string | null },
-): Promise<{ id: string; inserted: boolean }> {
-  const [row] = await rows<{ id: string; inserted: boolean }>(
-    tx,
-    sql`insert into customers (id, organization_id, name, phone, email)
-        values (${uuidv7()}::uuid, ${orgId}::uuid, ${c.name ?? c.phone}, ${c.phone}, ${c.email})
-        on conflict (organization_id, phone) do update set
-          -- The store fills gaps only: a name an agent typed (anything but the placeholder
-          -- phone number) and an email already on file are never overwritten by an order.
-          name = case when customers.name = customers.phone
-                      then coalesce(${c.name}, customers.name) else customers.name end,
-          email = coalesce(customers.email, ${c.email}),
-          updated_at = now()
-        where customers.organization_id = ${orgId}::uuid
-        returning id, (xmax = 0) as inserted`,
-  );
-  if (!row) throw new Error('customer upsert returned no row');
-  return row;
-}
-
-/** True when this event was already on the timeline (a redelivery or a replay). */
-export async function eventExists(tx: Tx, orgId: string, sourceKey: string): Promise<boolean> {
-  const found = await rows<{ one: number }>(
-    tx,
-    sql`select 1 as one from customer_events
-        where organization_id = ${orgId}::uuid and source_key = ${sourceKey}`,
-  );
-  return found.length > 0;
-}
-
-export async function insertEvent(
-  tx: Tx,
-  e: {
-    orgId: string;
-    customerId: string;
-    channelId: string;
-    type: string;
-    sourceKey: string;
-    at: Date;
-    order: WooOrder;
-  },
-): Promise<boolean> {
-  const inserted = await tx
-    .insert(customerEvents)
-    .values({
-      id: uuidv7(),
-      organizationId: e.orgId,
-      customerId: e.customerId,
-      channelId: e.channelId,
-      type: e.type,
-      sourceKey: e.sourceKey,
-      occurredAt: e.at,
-      data: {
-        orderId: e.order.id,
-        number: e.order.number,
-        status: e.order.status,
-        currency: e.order.currency,
-        total: e.order.total,
-      },
-    })
-    .onConflictDoNothing()
-    .returning({ id: customerEvents.id });
-  return inserted.length > 0;
+export function orderProblems(json: unknown, error: z.ZodError) {
+  const missing = new Set<string>();
+  const invalid = new Set<string>();
+  for (const issue of error.issues) {
+    const value = issue.path.reduce<unknown>(
+      (v, key) =>
+        v !== null && typeof v === 'object' && Object.hasOwn(v, key)
+          ? (v as Record<PropertyKey, unknown>)[key]
+          : undefined,
+      json,
+    );
+    const name = issue.path.join('.') || 'the order itself';
+    (value === undefined || value === null ? missing : invalid).add(name);
+  }
+  return { missing: [...missing], invalid: [...invalid] };
 }

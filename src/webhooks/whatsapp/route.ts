@@ -10,7 +10,7 @@ import { DeliveryProcessor } from './processor.js';
 import { rawBodyOf } from '../raw-body.js';
 import { recordRefusal } from '../refusals.js';
 import { validHubSignature } from '../signature.js';
-import { parseJson } from './ingest.js';
+import { parseProviderJson } from '../provider-text.js';
 
 const params = z.strictObject({ channelId: z.uuid({ error: 'must be a UUID' }) });
 const verifyQuery = z.looseObject({
@@ -84,7 +84,7 @@ export const whatsappWebhookRoutes: FastifyPluginAsync = async (base) => {
         throw new AppError('invalid_signature', 'The X-Hub-Signature-256 signature is not valid');
       }
       try {
-        parseJson(body);
+        parseProviderJson(body);
       } catch {
         await recordDelivery(db, { ...entry, outcome: 'invalid_payload', statusCode: 400 });
         throw new AppError('invalid_json');

@@ -1,0 +1,51 @@
+import { sql } from 'drizzle-orm';
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import type { Database } from '../../src/db/client.js';
+import { services } from './services.js';
+
+/** Runs owner-level statements (DDL) on the test database, PGlite or PostgreSQL. */
+async function asOwner(db: Database, statements: string[]): Promise<void> {
+  const { migrationUrl } = services();
+  if (db.kind === 'postgres' && migrationUrl) {
+    const owner = postgres(migrationUrl, { max: 1, onnotice: () => {} });
+    try {
+      for (const s of statements) await owner.unsafe(s);
+    } finally {
+      await owner.end();
+    }
+    return;
+  }
+  // PGlite's one session is the superuser; the transaction only borrowed bastion_app.
+  await db.withoutOrg(async (tx) => {
+    await tx.execute(sql.raw('set local role none'));
+    for (const s of statements) await tx.execute(sql.raw(s));
+  });
+}
+
+/**
+ * A fault only one row meets: the database refuses to insert into `table` a row whose
+ * `column` equals `value`, as a constraint would (SQLSTATE 23514). Nothing in our code is
+ * replaced; the statement really fails. Returns the undo.
+ */
+export async function refuseRow(
+  db: Database,
+  table: 'messages' | 'customers',
+  column: 'body' | 'name',
+  value: string,
+): Promise<() => Promise<void>> {
+  const name = `test_refuse_${randomBytes(6).toString('hex')}`;
+  const literal = `'${value.replace(/'/g, "''")}'`;
+  await asOwner(db, [
+    `create function ${name}() returns trigger language plpgsql as $fn$
+     begin
+       if new.${column} = ${literal} then
+         raise exception 'refused by the test fault' using errcode = '23514';
+       end if;
+       return new;
+     end $fn$`,
+    `create trigger ${name} before insert on ${table} for each row execute function ${name}()`,
+  ]);
+  return () =>
+    asOwner(db, [`drop trigger ${name} on ${table}`, `drop function ${name}()`]);
+}

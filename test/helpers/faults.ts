@@ -46,6 +46,5 @@ export async function refuseRow(
      end $fn$`,
     `create trigger ${name} before insert on ${table} for each row execute function ${name}()`,
   ]);
-  return () =>
-    asOwner(db, [`drop trigger ${name} on ${table}`, `drop function ${name}()`]);
+  return () => asOwner(db, [`drop trigger ${name} on ${table}`, `drop function ${name}()`]);
 }

@@ -30,16 +30,16 @@ async function asOwner(db: Database, statements: string[]): Promise<void> {
  */
 export async function refuseRow(
   db: Database,
-  table: 'messages' | 'customers',
-  column: 'body' | 'name',
-  value: string,
+  table: 'messages' | 'customers' | 'webhook_deliveries',
+  column: 'body' | 'name' | 'size_bytes',
+  value: string | number,
 ): Promise<() => Promise<void>> {
   const name = `test_refuse_${randomBytes(6).toString('hex')}`;
-  const literal = `'${value.replace(/'/g, "''")}'`;
+  const literal = `'${String(value).replace(/'/g, "''")}'`;
   await asOwner(db, [
     `create function ${name}() returns trigger language plpgsql as $fn$
      begin
-       if new.${column} = ${literal} then
+       if new.${column}::text = ${literal} then
          raise exception 'refused by the test fault' using errcode = '23514';
        end if;
        return new;

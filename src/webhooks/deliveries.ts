@@ -130,43 +130,19 @@ export async function claimDeliveries(
   return { claimed, deferred: sizes.slice(take).map((r) => r.id) };
 }
 
-/** Marks a delivery done and drops its body: the messages it produced are the record now. */
-export async function finishDelivery(
-  tx: Tx,
-  orgId: string,
-  id: string,
-  outcome: Exclude<DeliveryOutcome, 'pending'>,
-  detail: string | null = null,
-): Promise<void> {
-  await tx
-    .update(webhookDeliveries)
-    .set({
-      outcome,
-      detail: detail ? clip(detail, 500) : null,
-      // A failed delivery keeps its body, for an operator to inspect and replay.
-      ...(outcome === 'failed' ? {} : { body: null }),
-      processedAt: new Date(),
-    })
-    .where(
-      and(
-        eq(webhookDeliveries.organizationId, orgId),
-        eq(webhookDeliveries.id, id),
-        // Another instance may have processed it meanwhile: never overwrite that.
-        eq(webhookDeliveries.outcome, 'pending'),
-      ),
-    );
-}
-
 /** How one delivery of a batch ended. */
 export interface Finished {
   id: string;
-  outcome: 'processed' | 'dropped';
+  outcome: 'processed' | 'dropped' | 'failed';
   detail: string | null;
-  /** Some of its items were set aside: its body stays, for an operator to inspect and replay. */
+  /**
+   * It failed, or some of its items were set aside: its body stays, for an operator to
+   * inspect and replay. Otherwise the body goes: the messages it produced are the record.
+   */
   keepBody?: boolean;
 }
 
-/** finishDelivery for many at once, in one statement. */
+/** Marks deliveries done, in one statement. */
 export async function finishDeliveries(tx: Tx, orgId: string, done: Finished[]): Promise<void> {
   if (done.length === 0) return;
   const json = JSON.stringify(
@@ -183,5 +159,7 @@ export async function finishDeliveries(tx: Tx, orgId: string, done: Finished[]):
       body = case when r.keep_body then d.body end
     from jsonb_to_recordset(${json}::text::jsonb) as r(id uuid, outcome text, detail text,
       keep_body boolean)
-    where d.organization_id = ${orgId}::uuid and d.id = r.id`);
+    where d.organization_id = ${orgId}::uuid and d.id = r.id
+      -- Another instance may have processed it meanwhile: never overwrite that.
+      and d.outcome = 'pending'`);
 }

@@ -23,28 +23,30 @@ async function asOwner(db: Database, statements: string[]): Promise<void> {
   });
 }
 
+/** A SQL string literal of a test-chosen value. */
+export const literal = (value: string | number) => `'${String(value).replace(/'/g, "''")}'`;
+
 /**
- * A fault only one row meets: the database refuses to insert into `table` a row whose
- * `column` equals `value`, as a constraint would (SQLSTATE 23514). Nothing in our code is
- * replaced; the statement really fails. Returns the undo.
+ * A fault only the rows a test picks meet: the database refuses to `on` into `table` a row
+ * for which `when` (SQL over NEW) holds, as a constraint would (SQLSTATE 23514). Nothing in
+ * our code is replaced; the statement really fails. Returns the undo.
  */
-export async function refuseRow(
+export async function refuseRows(
   db: Database,
   table: 'messages' | 'customers' | 'webhook_deliveries',
-  column: 'body' | 'name' | 'size_bytes',
-  value: string | number,
+  on: 'insert' | 'update',
+  when: string,
 ): Promise<() => Promise<void>> {
   const name = `test_refuse_${randomBytes(6).toString('hex')}`;
-  const literal = `'${String(value).replace(/'/g, "''")}'`;
   await asOwner(db, [
     `create function ${name}() returns trigger language plpgsql as $fn$
      begin
-       if new.${column}::text = ${literal} then
+       if ${when} then
          raise exception 'refused by the test fault' using errcode = '23514';
        end if;
        return new;
      end $fn$`,
-    `create trigger ${name} before insert on ${table} for each row execute function ${name}()`,
+    `create trigger ${name} before ${on} on ${table} for each row execute function ${name}()`,
   ]);
   return () => asOwner(db, [`drop trigger ${name} on ${table}`, `drop function ${name}()`]);
 }

@@ -4,7 +4,7 @@ import { rows } from '../../src/db/client.js';
 import { DeliveryWriter } from '../../src/webhooks/delivery-writer.js';
 import { registerOrg, testApp, type Member, type TestApp } from '../helpers/app.js';
 import { createChannel, type WhatsappChannel } from '../helpers/channels.js';
-import { refuseRow } from '../helpers/faults.js';
+import { refuseRows } from '../helpers/faults.js';
 
 /**
  * Issue 9: signed deliveries are stored many per INSERT (group commit). A row the database
@@ -29,7 +29,12 @@ const POISONED_SIZE = 987_654;
 
 describe('the group-commit delivery writer', () => {
   it('refuses only the row the database refuses; the rows batched with it are stored', async () => {
-    const undo = await refuseRow(t.db, 'webhook_deliveries', 'size_bytes', POISONED_SIZE);
+    const undo = await refuseRows(
+      t.db,
+      'webhook_deliveries',
+      'insert',
+      `new.size_bytes = ${POISONED_SIZE}`,
+    );
     try {
       const writer = new DeliveryWriter(t.db);
       const written = await Promise.allSettled(

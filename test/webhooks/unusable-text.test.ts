@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rows } from '../../src/db/client.js';
 import { registerOrg, testApp, type Member, type TestApp } from '../helpers/app.js';
 import { createChannel, type WhatsappChannel } from '../helpers/channels.js';
-import { refuseRow } from '../helpers/faults.js';
+import { literal, refuseRows } from '../helpers/faults.js';
 import { eventually, postWebhook, wamid, whatsappChange } from '../helpers/whatsapp.js';
 
 /**
@@ -57,13 +57,13 @@ async function deliverThree(from: string, middle: string, name = 'Sheena'): Prom
 }
 
 /** The delivery's log row once it is no longer pending. */
-const finished = (requestId: string) =>
+const finished = (requestId: string, ms = 20_000) =>
   eventually(async () => {
     const [row] = await query<{ outcome: string; detail: string | null }>(
       sql`select outcome, detail from webhook_deliveries where request_id = ${requestId}`,
     );
     return row && row.outcome !== 'pending' ? row : undefined;
-  }, 20_000);
+  }, ms);
 
 const bodies = async (ids: string[]) => {
   const found = await query<{ wa_message_id: string; body: string }>(
@@ -109,7 +109,7 @@ describe('a signed WhatsApp delivery with text PostgreSQL cannot store (issue 9,
 
   it('sets aside alone a message the database still refuses, stores the others, and says why', async () => {
     const poison = `refused-${wamid()}`;
-    const undo = await refuseRow(t.db, 'messages', 'body', poison);
+    const undo = await refuseRows(t.db, 'messages', 'insert', `new.body = ${literal(poison)}`);
     try {
       const sent = await deliverThree(newWaId(), poison);
       const row = await finished(sent.requestId);
@@ -121,4 +121,28 @@ describe('a signed WhatsApp delivery with text PostgreSQL cannot store (issue 9,
       await undo();
     }
   });
+
+  it('gives up on a delivery the database keeps refusing, as failed with its body: not retried forever, not lost', async () => {
+    const payload = JSON.stringify(
+      whatsappChange(channel.phoneNumberId, { messages: [], padding: 'x'.repeat(4321) }),
+    );
+    const undo = await refuseRows(
+      t.db,
+      'webhook_deliveries',
+      'update',
+      `new.size_bytes = ${Buffer.byteLength(payload)} and new.outcome <> 'failed'`,
+    );
+    try {
+      const res = await postWebhook(t.app, channel.id, payload, { secret: channel.appSecret });
+      expect(res.statusCode).toBe(200);
+      const requestId = String(res.headers['x-request-id']);
+      expect(await finished(requestId, 40_000)).toMatchObject({ outcome: 'failed' });
+      const [kept] = await query<{ size: number }>(
+        sql`select length(body) as size from webhook_deliveries where request_id = ${requestId}`,
+      );
+      expect(kept!.size).toBe(Buffer.byteLength(payload));
+    } finally {
+      await undo();
+    }
+  }, 60_000);
 });

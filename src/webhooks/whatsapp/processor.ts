@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { rows, type Database } from '../../db/client.js';
 import { isPermanentFailure } from '../../db/errors.js';
 import type { RealtimePublisher } from '../../realtime/events.js';
-import { finishDelivery } from '../deliveries.js';
+import { finishDeliveries } from '../deliveries.js';
 import { processDeliveries } from './batch.js';
 import { applyEarlyStatuses } from './statuses.js';
 
@@ -149,7 +149,14 @@ export class DeliveryProcessor {
   private async giveUp(orgId: string, id: string): Promise<void> {
     this.failures.delete(id);
     await this.db.withOrg(orgId, (tx) =>
-      finishDelivery(tx, orgId, id, 'failed', 'processing failed repeatedly; see the server log'),
+      finishDeliveries(tx, orgId, [
+        {
+          id,
+          outcome: 'failed',
+          detail: 'processing failed repeatedly; see the server log',
+          keepBody: true,
+        },
+      ]),
     );
   }
 }

@@ -47,6 +47,24 @@ interface Statuses {
   statuses: StatusUpdate[];
 }
 
+/**
+ * `work` undone alone if it fails, by a savepoint of the caller's transaction (drizzle's
+ * nested transaction() needs a driver client, which the PostgreSQL connection lending
+ * does not give it).
+ */
+async function inSavepoint<T>(tx: Tx, work: () => Promise<T>): Promise<T> {
+  await tx.execute(sql`savepoint webhook_item`);
+  try {
+    const result = await work();
+    await tx.execute(sql`release savepoint webhook_item`);
+    return result;
+  } catch (err) {
+    // If this fails too, the transaction is broken and its next statement says so.
+    await tx.execute(sql`rollback to savepoint webhook_item`).catch(() => undefined);
+    throw err;
+  }
+}
+
 /** The database's own reason (SQLSTATE and message), never the statement or its values. */
 function reasonOf(err: unknown): string {
   for (let e = err, depth = 0; e instanceof Object && depth < 5; depth++) {
@@ -100,7 +118,7 @@ export async function processDeliveries(
         continue;
       }
       try {
-        events.push(...(await tx.transaction((savepoint) => step.run(savepoint))));
+        events.push(...(await inSavepoint(tx, () => step.run(tx))));
       } catch (err) {
         // An outage is not the item's fault: the whole delivery is retried later.
         if (!isPermanentFailure(err)) throw err;

@@ -1,12 +1,12 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../db/client.js';
 import { isUuid, uuidv7 } from '../db/ids.js';
 import {
-  channels,
   webhookDeliveries,
   type ChannelType,
   type DeliveryOutcome,
 } from '../db/schema/whatsapp.js';
+import { clip } from './provider-text.js';
 
 export interface DeliveryRecord {
   orgId: string;
@@ -20,31 +20,58 @@ export interface DeliveryRecord {
   topic?: string | null;
   detail?: string | null;
   requestId: string;
+  /** Done with when written (its effect is in the same transaction). */
+  processed?: boolean;
+}
+
+/** A log row with its id, ready to insert. */
+export type DeliveryRow = DeliveryRecord & { id: string };
+
+/**
+ * The one INSERT into the webhook log, whatever the number of rows (one prepared plan):
+ * the rows travel as JSON. Bodies are kept only while pending.
+ */
+export function insertDeliveries(tx: Tx, orgId: string, batch: DeliveryRow[]) {
+  const json = JSON.stringify(
+    batch.map((r) => ({
+      id: r.id,
+      channel_id: r.channelId,
+      source: r.source,
+      outcome: r.outcome,
+      status_code: r.statusCode,
+      size_bytes: r.sizeBytes,
+      topic: r.topic ? clip(r.topic, 100) : null,
+      body: r.outcome === 'pending' && r.body ? r.body.toString('base64') : null,
+      detail: r.detail ? clip(r.detail, 500) : null,
+      request_id: r.requestId,
+      processed: r.processed ?? false,
+    })),
+  );
+  return tx.execute(sql`
+    insert into webhook_deliveries (id, organization_id, channel_id, source, outcome,
+      status_code, size_bytes, topic, body, detail, request_id, processed_at)
+    select r.id, ${orgId}::uuid, r.channel_id, r.source, r.outcome, r.status_code,
+      r.size_bytes, r.topic, decode(r.body, 'base64'), r.detail, r.request_id,
+      case when r.processed then now() end
+    from jsonb_to_recordset(${json}::text::jsonb) as r(id uuid, channel_id uuid,
+      source text, outcome text, status_code int, size_bytes int, topic text, body text,
+      detail text, request_id text, processed boolean)`);
 }
 
 /**
- * Writes one row of the webhook log as a single statement in the channel's organization.
- * For a signed delivery this is the durable store: it has committed when this resolves,
- * and only then may the sender get its 200.
+ * One row of the webhook log as a single statement in the channel's organization. For a
+ * signed delivery this is the durable store: it has committed when this resolves, and only
+ * then may the sender get its 200.
  */
 export async function recordDelivery(db: Database, r: DeliveryRecord): Promise<string> {
   const id = uuidv7();
-  await db.withOrgStatement(r.orgId, (tx) =>
-    tx.insert(webhookDeliveries).values({
-      id,
-      organizationId: r.orgId,
-      channelId: r.channelId,
-      source: r.source,
-      outcome: r.outcome,
-      statusCode: r.statusCode,
-      sizeBytes: r.sizeBytes,
-      body: r.outcome === 'pending' ? (r.body ?? null) : null,
-      topic: r.topic?.slice(0, 100) ?? null,
-      detail: r.detail?.slice(0, 500) ?? null,
-      requestId: r.requestId,
-    }),
-  );
+  await db.withOrgStatement(r.orgId, (tx) => insertDeliveries(tx, r.orgId, [{ ...r, id }]));
   return id;
+}
+
+/** The log row of a delivery's effect, in the effect's transaction: both or neither. */
+export async function recordDeliveryIn(tx: Tx, r: DeliveryRecord): Promise<void> {
+  await insertDeliveries(tx, r.orgId, [{ ...r, id: uuidv7(), processed: true }]);
 }
 
 export interface ClaimedDelivery {
@@ -56,7 +83,7 @@ export interface ClaimedDelivery {
 /** Body bytes claimed per transaction (one delivery may be 3 MiB). */
 const CLAIM_BYTES = 16 * 1024 * 1024;
 
-const uuidArray = (ids: string[]) => sql`${`{${ids.filter(isUuid).join(',')}}`}::uuid[]`;
+export const uuidArray = (ids: string[]) => sql`${`{${ids.filter(isUuid).join(',')}}`}::uuid[]`;
 
 /**
  * Claims pending deliveries inside the caller's transaction (row locks, skipping rows
@@ -103,64 +130,36 @@ export async function claimDeliveries(
   return { claimed, deferred: sizes.slice(take).map((r) => r.id) };
 }
 
-/** Marks a delivery done and drops its body: the messages it produced are the record now. */
-export async function finishDelivery(
-  tx: Tx,
-  orgId: string,
-  id: string,
-  outcome: Exclude<DeliveryOutcome, 'pending'>,
-  detail: string | null = null,
-): Promise<void> {
-  await tx
-    .update(webhookDeliveries)
-    .set({
-      outcome,
-      detail: detail?.slice(0, 500) ?? null,
-      // A failed delivery keeps its body, for an operator to inspect and replay.
-      ...(outcome === 'failed' ? {} : { body: null }),
-      processedAt: new Date(),
-    })
-    .where(
-      and(
-        eq(webhookDeliveries.organizationId, orgId),
-        eq(webhookDeliveries.id, id),
-        // Another instance may have processed it meanwhile: never overwrite that.
-        eq(webhookDeliveries.outcome, 'pending'),
-      ),
-    );
+/** How one delivery of a batch ended. */
+export interface Finished {
+  id: string;
+  outcome: 'processed' | 'dropped' | 'failed';
+  detail: string | null;
+  /**
+   * It failed, or some of its items were set aside: its body stays, for an operator to
+   * inspect and replay. Otherwise the body goes: the messages it produced are the record.
+   */
+  keepBody?: boolean;
 }
 
-/** finishDelivery for many at once, in one statement. */
-export async function finishDeliveries(
-  tx: Tx,
-  orgId: string,
-  done: { id: string; outcome: 'processed' | 'dropped'; detail: string | null }[],
-): Promise<void> {
+/** Marks deliveries done, in one statement. */
+export async function finishDeliveries(tx: Tx, orgId: string, done: Finished[]): Promise<void> {
   if (done.length === 0) return;
-  const json = JSON.stringify(done.map((d) => ({ ...d, detail: d.detail?.slice(0, 500) ?? null })));
+  const json = JSON.stringify(
+    done.map((d) => ({
+      id: d.id,
+      outcome: d.outcome,
+      detail: d.detail ? clip(d.detail, 500) : null,
+      keep_body: d.keepBody ?? false,
+    })),
+  );
   await tx.execute(sql`
     update webhook_deliveries d
-    set outcome = r.outcome, detail = r.detail, body = null, processed_at = now()
-    from jsonb_to_recordset(${json}::text::jsonb) as r(id uuid, outcome text, detail text)
-    where d.organization_id = ${orgId}::uuid and d.id = r.id`);
-}
-
-/** The phone number ids of the organization's live WhatsApp channels among `ids`. */
-export async function phoneNumbers(
-  tx: Tx,
-  orgId: string,
-  ids: string[],
-): Promise<Map<string, string>> {
-  const found = await tx
-    .select({ id: channels.id, phoneNumberId: channels.phoneNumberId })
-    .from(channels)
-    .where(
-      and(
-        eq(channels.organizationId, orgId),
-        sql`${channels.id} = any(${uuidArray(ids)})`,
-        eq(channels.type, 'whatsapp'),
-        isNull(channels.deletedAt),
-      ),
-    );
-  return new Map(found.flatMap((c) => (c.phoneNumberId ? [[c.id, c.phoneNumberId]] : [])));
+    set outcome = r.outcome, detail = r.detail, processed_at = now(),
+      body = case when r.keep_body then d.body end
+    from jsonb_to_recordset(${json}::text::jsonb) as r(id uuid, outcome text, detail text,
+      keep_body boolean)
+    where d.organization_id = ${orgId}::uuid and d.id = r.id
+      -- Another instance may have processed it meanwhile: never overwrite that.
+      and d.outcome = 'pending'`);
 }

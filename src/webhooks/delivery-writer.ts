@@ -1,7 +1,7 @@
-import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
+import { isPermanentFailure } from '../db/errors.js';
 import { uuidv7 } from '../db/ids.js';
-import type { DeliveryRecord } from './deliveries.js';
+import { insertDeliveries, type DeliveryRecord, type DeliveryRow } from './deliveries.js';
 
 /** Rows and body bytes per INSERT (one delivery may be 3 MiB); transactions in flight per organization. */
 const MAX_BATCH = 256;
@@ -9,7 +9,7 @@ const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_IN_FLIGHT = 4;
 
 interface Waiting {
-  row: DeliveryRecord & { id: string };
+  row: DeliveryRow;
   resolve: (id: string) => void;
   reject: (err: unknown) => void;
 }
@@ -56,37 +56,23 @@ export class DeliveryWriter {
 
   private async insert(orgId: string, batch: Waiting[]): Promise<void> {
     try {
-      await this.db.withOrgStatement(orgId, (tx) => tx.execute(insertStatement(orgId, batch)));
+      await this.db.withOrgStatement(orgId, (tx) =>
+        insertDeliveries(
+          tx,
+          orgId,
+          batch.map((w) => w.row),
+        ),
+      );
     } catch (err) {
+      // A row refused on its own must not fail the deliveries batched beside it: each is
+      // then written alone, and only the one at fault is answered with an error.
+      if (batch.length > 1 && isPermanentFailure(err)) {
+        for (const w of batch) await this.insert(orgId, [w]);
+        return;
+      }
       for (const w of batch) w.reject(err);
       return;
     }
     for (const w of batch) w.resolve(w.row.id);
   }
-}
-
-/** One statement whatever the batch size (one prepared plan): the rows travel as JSON. */
-function insertStatement(orgId: string, batch: Waiting[]) {
-  const json = JSON.stringify(
-    batch.map(({ row: r }) => ({
-      id: r.id,
-      channel_id: r.channelId,
-      source: r.source,
-      outcome: r.outcome,
-      status_code: r.statusCode,
-      size_bytes: r.sizeBytes,
-      topic: r.topic?.slice(0, 100) ?? null,
-      body: r.outcome === 'pending' && r.body ? r.body.toString('base64') : null,
-      detail: r.detail?.slice(0, 500) ?? null,
-      request_id: r.requestId,
-    })),
-  );
-  return sql`
-          insert into webhook_deliveries (id, organization_id, channel_id, source, outcome,
-            status_code, size_bytes, topic, body, detail, request_id)
-          select r.id, ${orgId}::uuid, r.channel_id, r.source, r.outcome, r.status_code,
-            r.size_bytes, r.topic, decode(r.body, 'base64'), r.detail, r.request_id
-          from jsonb_to_recordset(${json}::text::jsonb) as r(id uuid, channel_id uuid,
-            source text, outcome text, status_code int, size_bytes int, topic text, body text,
-            detail text, request_id text)`;
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { commerceWebhook } from './commerce.js';
+import { commerceWebhook } from './commerce/route.js';
 import { registerRawBody } from './raw-body.js';
-import { whatsappWebhookRoutes } from './whatsapp.js';
+import { whatsappWebhookRoutes } from './whatsapp/route.js';
 
 /**
  * Inbound webhooks (CONTRACT section 7), outside /api/v1: no session, no CSRF, no JSON

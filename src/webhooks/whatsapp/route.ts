@@ -1,16 +1,16 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { secretEquals } from '../crypto/secret-equals.js';
-import { AppError } from '../security/errors.js';
-import { channelFromUrl, channelOf } from './channels.js';
-import { recordDelivery } from './deliveries.js';
-import { DeliveryWriter } from './delivery-writer.js';
+import { secretEquals } from '../../crypto/secret-equals.js';
+import { AppError } from '../../security/errors.js';
+import { channelFromUrl, channelOf } from '../channels.js';
+import { recordDelivery } from '../deliveries.js';
+import { DeliveryWriter } from '../delivery-writer.js';
 import { DeliveryProcessor } from './processor.js';
-import { rawBodyOf } from './raw-body.js';
-import { recordRefusal } from './refusals.js';
-import { validHubSignature } from './signature.js';
-import { parseJson } from './whatsapp-ingest.js';
+import { rawBodyOf } from '../raw-body.js';
+import { recordRefusal } from '../refusals.js';
+import { validHubSignature } from '../signature.js';
+import { parseProviderJson } from '../provider-text.js';
 
 const params = z.strictObject({ channelId: z.uuid({ error: 'must be a UUID' }) });
 const verifyQuery = z.looseObject({
@@ -84,7 +84,7 @@ export const whatsappWebhookRoutes: FastifyPluginAsync = async (base) => {
         throw new AppError('invalid_signature', 'The X-Hub-Signature-256 signature is not valid');
       }
       try {
-        parseJson(body);
+        parseProviderJson(body);
       } catch {
         await recordDelivery(db, { ...entry, outcome: 'invalid_payload', statusCode: 400 });
         throw new AppError('invalid_json');

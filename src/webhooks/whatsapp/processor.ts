@@ -1,17 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'drizzle-orm';
-import { rows, type Database } from '../db/client.js';
-import { isPermanentFailure } from '../db/errors.js';
-import type { RealtimeEvent, RealtimePublisher } from '../realtime/events.js';
-import { claimDeliveries, finishDeliveries, finishDelivery, phoneNumbers } from './deliveries.js';
-import {
-  applyEarlyStatuses,
-  applyStatuses,
-  parseDelivery,
-  storeInbound,
-  type IngestTarget,
-} from './whatsapp-ingest.js';
-import type { StatusUpdate } from './whatsapp-payload.js';
+import { rows, type Database } from '../../db/client.js';
+import { isPermanentFailure } from '../../db/errors.js';
+import type { RealtimePublisher } from '../../realtime/events.js';
+import { finishDeliveries } from '../deliveries.js';
+import { processDeliveries } from './batch.js';
+import { applyEarlyStatuses } from './statuses.js';
 
 const CONCURRENCY = 2;
 /** Deliveries of one organization processed in one transaction. */
@@ -126,9 +120,11 @@ export class DeliveryProcessor {
     }
   }
 
-  private async run(orgId: string, ids: string[]): Promise<void> {
+  private async run(orgId: string, ids: string[], isolate = false): Promise<void> {
     try {
-      this.publish(orgId, await this.process(orgId, ids));
+      const { events, deferred } = await processDeliveries(this.db, this.log, orgId, ids, isolate);
+      for (const event of events) this.realtime.publish(orgId, event);
+      for (const id of deferred) this.schedule(orgId, id);
     } catch (err) {
       if (ids.length > 1) {
         // One bad delivery must not hold up the others: retry them one by one.
@@ -137,9 +133,11 @@ export class DeliveryProcessor {
       }
       const id = ids[0]!;
       this.log.error({ err, deliveryId: id }, 'webhook delivery processing failed');
-      // An outage is waited out (the sweep retries); only a delivery that fails on its own,
-      // again and again, is set aside as failed.
+      // An outage is waited out (the sweep retries).
       if (!isPermanentFailure(err)) return;
+      // A delivery that fails on its own: its items one by one, so that only the one at
+      // fault is set aside and the customers' other messages are stored.
+      if (!isolate) return this.run(orgId, ids, true);
       const n = (this.failures.get(id) ?? 0) + 1;
       this.failures.set(id, n);
       if (n >= MAX_FAILURES) await this.giveUp(orgId, id).catch(() => undefined);
@@ -148,54 +146,17 @@ export class DeliveryProcessor {
     for (const id of ids) this.failures.delete(id);
   }
 
-  private publish(orgId: string, events: RealtimeEvent[]) {
-    for (const event of events) this.realtime.publish(orgId, event);
-  }
-
-  private async process(orgId: string, ids: string[]): Promise<RealtimeEvent[]> {
-    const later: string[] = [];
-    const events = await this.db.withOrg(orgId, async (tx) => {
-      const { claimed, deferred } = await claimDeliveries(tx, orgId, ids);
-      later.push(...deferred);
-      const done = [];
-      const inbound = [];
-      const statuses: { target: IngestTarget; statuses: StatusUpdate[] }[] = [];
-      const events: RealtimeEvent[] = [];
-      // In this transaction, not through the channel cache: on PGlite's single connection a
-      // second transaction would wait for this one forever.
-      const numbers = await phoneNumbers(tx, orgId, [...new Set(claimed.map((d) => d.channelId))]);
-      for (const delivery of claimed) {
-        const phoneNumberId = numbers.get(delivery.channelId);
-        if (!phoneNumberId) {
-          done.push({ id: delivery.id, outcome: 'dropped' as const, detail: 'channel deleted' });
-          continue;
-        }
-        const target = { orgId, channelId: delivery.channelId, phoneNumberId };
-        const parsed = parseDelivery(target, delivery.body);
-        done.push({ id: delivery.id, outcome: parsed.outcome, detail: parsed.detail });
-        inbound.push(...parsed.inbound);
-        // Statuses after the messages they may follow in the same batch.
-        statuses.push({ target, statuses: parsed.statuses });
-      }
-      for (const data of await storeInbound(tx, orgId, inbound)) {
-        events.push({ type: 'message.created', data });
-      }
-      for (const s of statuses) {
-        for (const data of await applyStatuses(tx, s.target, s.statuses)) {
-          events.push({ type: 'message.status', data });
-        }
-      }
-      await finishDeliveries(tx, orgId, done);
-      return events;
-    });
-    for (const id of later) this.schedule(orgId, id);
-    return events;
-  }
-
   private async giveUp(orgId: string, id: string): Promise<void> {
     this.failures.delete(id);
     await this.db.withOrg(orgId, (tx) =>
-      finishDelivery(tx, orgId, id, 'failed', 'processing failed repeatedly; see the server log'),
+      finishDeliveries(tx, orgId, [
+        {
+          id,
+          outcome: 'failed',
+          detail: 'processing failed repeatedly; see the server log',
+          keepBody: true,
+        },
+      ]),
     );
   }
 }

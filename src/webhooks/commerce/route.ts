@@ -1,19 +1,19 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { createHash } from 'node:crypto';
-import secureJson from 'secure-json-parse';
 import { z } from 'zod';
-import { auditEntry } from '../audit/request.js';
-import type { Tx } from '../db/client.js';
-import { uuidv7 } from '../db/ids.js';
-import { webhookDeliveries, type DeliveryOutcome } from '../db/schema/whatsapp.js';
-import { AppError } from '../security/errors.js';
-import { channelFromUrl, channelOf, type WebhookChannel } from './channels.js';
-import * as order from './commerce-order.js';
-import { recordDelivery } from './deliveries.js';
-import { rawBodyOf } from './raw-body.js';
-import { recordRefusal, withinBudget } from './refusals.js';
-import { validWooSignature } from './signature.js';
+import { auditEntry } from '../../audit/request.js';
+import type { Tx } from '../../db/client.js';
+import type { DeliveryOutcome } from '../../db/schema/whatsapp.js';
+import { AppError, validationFailed } from '../../security/errors.js';
+import { channelFromUrl, channelOf, type WebhookChannel } from '../channels.js';
+import { recordDelivery, recordDeliveryIn, type DeliveryRecord } from '../deliveries.js';
+import { parseProviderJson } from '../provider-text.js';
+import { rawBodyOf } from '../raw-body.js';
+import { recordRefusal, withinBudget } from '../refusals.js';
+import { validWooSignature } from '../signature.js';
+import * as order from './order.js';
+import * as timeline from './timeline.js';
 
 const params = z.strictObject({ channelId: z.uuid({ error: 'must be a UUID' }) });
 const ORDER_TOPICS = new Set(['order.created', 'order.updated']);
@@ -30,9 +30,8 @@ interface Delivery {
   topic: string | null;
 }
 
-/** The log row of a delivery with no other effect (refused, dropped, or a ping). */
-function log(d: Delivery, outcome: DeliveryOutcome, statusCode: number, detail?: string) {
-  return recordDelivery(d.request.server.ctx.db, {
+const entry = (d: Delivery, outcome: DeliveryOutcome, statusCode: number, detail?: string | null) =>
+  ({
     orgId: d.channel.orgId,
     channelId: d.channel.id,
     source: 'commerce',
@@ -42,25 +41,15 @@ function log(d: Delivery, outcome: DeliveryOutcome, statusCode: number, detail?:
     topic: d.topic,
     detail: detail ?? null,
     requestId: d.request.id,
-  });
-}
+  }) satisfies DeliveryRecord;
+
+/** The log row of a delivery with no other effect (refused, dropped, or a ping). */
+const log = (d: Delivery, outcome: DeliveryOutcome, statusCode: number, detail?: string) =>
+  recordDelivery(d.request.server.ctx.db, entry(d, outcome, statusCode, detail));
 
 /** The log row written in the same transaction as the delivery's effect: both or neither. */
-async function logIn(tx: Tx, d: Delivery, outcome: DeliveryOutcome, detail: string | null) {
-  await tx.insert(webhookDeliveries).values({
-    id: uuidv7(),
-    organizationId: d.channel.orgId,
-    channelId: d.channel.id,
-    source: 'commerce',
-    outcome,
-    statusCode: 200,
-    sizeBytes: d.body.length,
-    topic: d.topic,
-    detail,
-    requestId: d.request.id,
-    processedAt: new Date(),
-  });
-}
+const logIn = (tx: Tx, d: Delivery, outcome: DeliveryOutcome, detail: string | null) =>
+  recordDeliveryIn(tx, entry(d, outcome, 200, detail));
 
 const ok = (reply: FastifyReply) => reply.code(200).send();
 
@@ -114,18 +103,26 @@ export const commerceWebhook: FastifyPluginAsyncZod = async (app) => {
 
       let json: unknown;
       try {
-        const opts = { protoAction: 'error', constructorAction: 'error' } as const;
-        json = secureJson.parse(body.toString('utf8'), undefined, opts);
+        json = parseProviderJson(body);
       } catch {
         await log(d, 'invalid_payload', 400, 'body is not valid JSON');
         throw new AppError('invalid_json');
       }
       const parsed = order.wooOrder.safeParse(json);
       if (!parsed.success) {
-        // Field paths only: the values are a shopper's personal data.
-        const paths = [...new Set(parsed.error.issues.map((i) => i.path.join('.')))];
-        await log(d, 'invalid_payload', 400, `invalid order fields: ${paths.join(', ')}`);
-        throw new AppError('validation_failed', 'The order is missing fields this server needs');
+        const { missing, invalid } = order.orderProblems(json, parsed.error);
+        const why = [
+          ...(missing.length > 0 ? [`missing: ${missing.join(', ')}`] : []),
+          ...(invalid.length > 0 ? [`not usable: ${invalid.join(', ')}`] : []),
+        ].join('; ');
+        await log(d, 'invalid_payload', 400, `order fields ${why}`);
+        throw validationFailed(
+          [
+            ...missing.map((path) => ({ path, message: 'missing' })),
+            ...invalid.map((path) => ({ path, message: 'not in the form this server reads' })),
+          ],
+          `The order cannot be recorded: fields ${why}`,
+        );
       }
       const phone = order.normalizePhone(parsed.data.billing.phone);
       if (!phone) {
@@ -146,13 +143,13 @@ export const commerceWebhook: FastifyPluginAsyncZod = async (app) => {
     const sourceKey = `commerce:${channelId}:${hash}`;
     try {
       await db.withOrg(orgId, async (tx) => {
-        if (await order.eventExists(tx, orgId, sourceKey)) {
+        if (await timeline.eventExists(tx, orgId, sourceKey)) {
           return logIn(tx, d, 'dropped', 'duplicate: this order event is already recorded');
         }
-        const customer = await order.upsertCustomer(tx, orgId, order.customerFields(o, phone));
+        const customer = await timeline.upsertCustomer(tx, orgId, order.customerFields(o, phone));
         const at = order.occurredAt(o, topic);
         const event = { orgId, customerId: customer.id, channelId, type: topic, sourceKey, at };
-        const added = await order.insertEvent(tx, { ...event, order: o });
+        const added = await timeline.insertEvent(tx, { ...event, order: o });
         const entry = {
           orgId,
           actorId: null,

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/log.js';
-import { securityEventFrom } from '../audit/request.js';
+import { recordRefusal as recordRefusalEvent } from '../audit/request.js';
 import type { Database } from '../db/client.js';
 import type { ChannelType } from '../db/schema/whatsapp.js';
 import type { Counters } from '../infra/counters.js';
@@ -50,6 +50,12 @@ export async function recordRefusal(
   const budget = await withinBudget(deps.counters, channel.id);
   if (!budget.record) return;
   const suppressing = budget.last;
+  await recordRefusalEvent(deps.audit, request, {
+    type: 'webhook_signature_invalid',
+    orgId: channel.orgId,
+    userId: null,
+    metadata: { channelId: channel.id, source, reason, ...(suppressing ? { suppressing } : {}) },
+  });
   try {
     await write();
   } catch (err) {
@@ -57,19 +63,6 @@ export async function recordRefusal(
     request.log.error({ err }, 'recording a webhook refusal failed');
   }
   async function write() {
-    await deps.audit.securityEvent(
-      securityEventFrom(request, {
-        type: 'webhook_signature_invalid',
-        orgId: channel.orgId,
-        userId: null,
-        metadata: {
-          channelId: channel.id,
-          source,
-          reason,
-          ...(suppressing ? { suppressing } : {}),
-        },
-      }),
-    );
     await recordDelivery(deps.db, {
       orgId: channel.orgId,
       channelId: channel.id,

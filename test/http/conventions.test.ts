@@ -1,6 +1,6 @@
-import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCustomer, newPhone, registerOrg, testApp, type TestApp } from '../helpers/app.js';
+import { expectProblem } from '../helpers/problems.js';
 
 /** CONTRACT section 2 (conventions) and section 10 (/openapi.json, /docs). */
 
@@ -11,16 +11,6 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
-  expect(res.statusCode, res.body).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  const body = res.json<Record<string, unknown>>();
-  expect(body).toMatchObject({ status, code, requestId: res.headers['x-request-id'] });
-  expect(typeof body.type).toBe('string');
-  expect(typeof body.title).toBe('string');
-  return body;
-}
 
 /** Requests that answer different ways: success, a problem, an unknown route. */
 const PROBES = [

@@ -69,11 +69,7 @@ export async function userById(app: FastifyInstance, member: Member, id: string)
   return (await listUsers(app, member)).find((u) => u.id === id);
 }
 
-export function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
-  expect(res.statusCode, res.body).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.json()).toMatchObject({ status, code });
-}
+export { expectProblem } from '../helpers/problems.js';
 
 export const patchUser = (
   app: FastifyInstance,

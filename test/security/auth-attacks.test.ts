@@ -13,6 +13,7 @@ import {
   type Member,
   type TestApp,
 } from '../helpers/app.js';
+import { expectProblem } from '../helpers/problems.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -21,12 +22,6 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const ORIGIN = 'https://bastion.test'; // PUBLIC_URL of testApp()
-
-function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
-  expect(res.statusCode).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.json()).toMatchObject({ status, code });
-}
 
 // ---------------------------------------------------------------------------------------
 // Hostile access tokens

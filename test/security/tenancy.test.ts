@@ -1,4 +1,3 @@
-import type { LightMyRequestResponse } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -10,6 +9,7 @@ import {
   type Member,
   type TestApp,
 } from '../helpers/app.js';
+import { expectProblem } from '../helpers/problems.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -44,12 +44,6 @@ async function listIds(member: Member, query = '') {
   const res = await t.app.inject({ url: `/api/v1/customers${query}`, headers: member.auth });
   expect(res.statusCode).toBe(200);
   return res.json<{ data: { id: string }[] }>().data.map((c) => c.id);
-}
-
-function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
-  expect(res.statusCode).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.json()).toMatchObject({ status, code });
 }
 
 describe('cross-tenant access to customers', () => {

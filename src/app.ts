@@ -54,7 +54,7 @@ import {
   type EdgeLimits,
 } from './security/edge-limits.js';
 import { limitStore } from './security/limit-store.js';
-import { registerFailureLimit, registerRateLimits, WEBHOOK_IP } from './security/rate-limit.js';
+import { registerFailureLimit, registerRateLimits } from './security/rate-limit.js';
 import { requestIdFrom } from './security/request-id.js';
 import { busPublisher } from './realtime/events.js';
 import { realtimeRoutes, registerWebsocket } from './realtime/routes.js';
@@ -188,7 +188,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: CONSOLE_CSP });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
 
   // Tier 3: routes.
   await app.register(opsRoutes(metrics));
@@ -196,7 +198,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const limitDeps = { store: limits, config, audit: ctx.audit, authenticator };
   await app.register(
     async (hooks) => {
-      if (!deps.bareEdge) registerFailureLimit(hooks, limitDeps, WEBHOOK_IP);
+      if (!deps.bareEdge) registerFailureLimit(hooks, limitDeps);
       await hooks.register(webhookRoutes);
     },
     { prefix: '/webhooks' },

@@ -1,7 +1,9 @@
 import { AppError } from '../security/errors.js';
 
-/** Finds a PostgreSQL error code through drizzle's wrapping (its `cause` chain). */
-function pgError(err: unknown): { code?: string; constraint?: string } | undefined {
+/** Finds a PostgreSQL error through drizzle's wrapping (its `cause` chain). */
+export function pgError(
+  err: unknown,
+): { code?: string; constraint?: string; message?: string } | undefined {
   for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
     const o = e as {
       code?: unknown;
@@ -11,7 +13,12 @@ function pgError(err: unknown): { code?: string; constraint?: string } | undefin
     };
     if (typeof o.code === 'string' && /^[0-9A-Z]{5}$/.test(o.code)) {
       const constraint = o.constraint_name ?? o.constraint;
-      return { code: o.code, ...(typeof constraint === 'string' ? { constraint } : {}) };
+      const message = (o as { message?: unknown }).message;
+      return {
+        code: o.code,
+        ...(typeof constraint === 'string' ? { constraint } : {}),
+        ...(typeof message === 'string' ? { message } : {}),
+      };
     }
     e = o.cause;
   }

@@ -193,14 +193,19 @@ async function rateLimitedEvent(
 export function registerFailureLimit(
   app: FastifyInstance,
   deps: Omit<RateLimitDeps, 'authenticator'>,
-  rule: RateLimitRule,
 ): void {
   const { store, config } = deps;
-  const blocks = new AddressBlocks();
-  const counters = rule.failClosed ? store.failClosed : store.resilient;
+  const blocks = new Map<string, AddressBlocks>();
+  const blocksOf = (rule: RateLimitRule) => {
+    let found = blocks.get(rule.bucket);
+    if (!found) blocks.set(rule.bucket, (found = new AddressBlocks()));
+    return found;
+  };
 
   app.addHook('onRequest', async (request, reply) => {
-    const blocked = blocks.check(addressKey(request.ip));
+    const rule = request.routeOptions.config.rateLimit;
+    if (!rule) return;
+    const blocked = blocksOf(rule).check(addressKey(request.ip));
     if (!blocked) return;
     limitHeaders(reply, rule.max(config), 0, blocked.remainingMs);
     if (blocked.first) await rateLimitedEvent(request, deps, rule.bucket);
@@ -209,15 +214,17 @@ export function registerFailureLimit(
 
   // onSend, not onResponse: the count is in before the client can send its next request.
   app.addHook('onSend', async (request, reply) => {
+    const rule = request.routeOptions.config.rateLimit;
     const status = reply.statusCode;
-    if ((status >= 200 && status < 300) || status === 429) return;
+    if (!rule || (status >= 200 && status < 300) || status === 429) return;
     const address = addressKey(request.ip);
+    const counters = rule.failClosed ? store.failClosed : store.resilient;
     const hit = await counters
       .hit(`${rule.bucket}:ip:${address}`, rule.windowMs(config))
       .catch((err: unknown) => request.log.warn({ err }, 'refused request not counted'));
     if (!hit) return;
     const max = rule.max(config);
     limitHeaders(reply, max, max - hit.count, hit.resetMs);
-    if (hit.count >= max) blocks.add(address, hit.resetMs);
+    if (hit.count >= max) blocksOf(rule).add(address, hit.resetMs);
   });
 }

@@ -31,6 +31,31 @@ export function services() {
         await owner.end();
       }
     },
+    /**
+     * A database of its own, on the run's PostgreSQL, for a test that starts real server
+     * processes: a start checks every stored value's key id against ENCRYPTION_KEYS, and
+     * the shared database holds other files' values. Empty: the server migrates it.
+     */
+    async isolatedDatabase(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+      if (!databaseUrl || !migrationUrl) throw new Error('isolatedDatabase needs DATABASE_URL');
+      const name = `bastion_iso_${process.pid}_${Date.now().toString(36)}`;
+      const admin = postgres(migrationUrl, { max: 1, onnotice: () => {} });
+      await admin.unsafe(`create database ${name}`);
+      await admin.end();
+      const at = (url: string) => {
+        const u = new URL(url);
+        u.pathname = `/${name}`;
+        return u.toString();
+      };
+      return {
+        env: { DATABASE_URL: at(databaseUrl), DATABASE_MIGRATION_URL: at(migrationUrl) },
+        async drop() {
+          const owner = postgres(migrationUrl, { max: 1, onnotice: () => {} });
+          await owner.unsafe(`drop database if exists ${name} with (force)`);
+          await owner.end();
+        },
+      };
+    },
     async pingRedis() {
       if (!redisUrl) return;
       const redis = new Redis(redisUrl, {

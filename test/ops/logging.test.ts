@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
+import { services as servicesOf } from '../helpers/services.js';
 
 /**
  * CONTRACT section 10: logs are JSON lines carrying the request id, and credentials,
@@ -35,6 +36,7 @@ describe('request logs of the real process', () => {
   const jwtSecret = randomBytes(32).toString('base64url');
   const encKey = randomBytes(32).toString('base64');
   let child: ChildProcess;
+  let database: Awaited<ReturnType<ReturnType<typeof servicesOf>['isolatedDatabase']>> | undefined;
   let exited: Promise<number | null>;
   let stdout = '';
   let stderr = '';
@@ -55,11 +57,10 @@ describe('request logs of the real process', () => {
     if (!existsSync(MAIN)) execSync('npm run build', { cwd: ROOT, stdio: 'ignore' });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    const services: Record<string, string> = {};
-    for (const name of ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'REDIS_URL'] as const) {
-      const value = process.env[name];
-      if (value) services[name] = value;
-    }
+    const run = servicesOf();
+    database = run.databaseUrl ? await run.isolatedDatabase() : undefined;
+    const services: Record<string, string> = { ...database?.env };
+    if (run.redisUrl) services.REDIS_URL = run.redisUrl;
     child = spawn(process.execPath, [MAIN], {
       cwd: dataDir,
       env: {
@@ -175,6 +176,7 @@ describe('request logs of the real process', () => {
       child.kill('SIGKILL');
       await exited;
     }
+    await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -4,10 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import postgres from 'postgres';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD } from '../helpers/app.js';
 import { hubSignature, inboundText, wamid } from '../helpers/whatsapp.js';
 import { freePort } from '../helpers/ports.js';
+import { services } from '../helpers/services.js';
 
 /**
  * Issue 5: an acknowledged webhook delivery is never lost. Under a burst of signed
@@ -33,16 +34,23 @@ describe.runIf(!!process.env.DATABASE_URL)('webhook durability across a SIGKILL'
     PUBLIC_URL: 'https://bastion.test',
     RATE_LIMIT_AUTH_IP_MAX: '100000',
     RATE_LIMIT_MAX: '1000000',
-    DATABASE_URL: process.env.DATABASE_URL ?? '',
-    DATABASE_MIGRATION_URL: process.env.DATABASE_MIGRATION_URL ?? process.env.DATABASE_URL ?? '',
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
-  };
+  } as Record<string, string>;
   let child: ChildProcess | undefined;
-  const owner = postgres(env.DATABASE_MIGRATION_URL, { max: 2, onnotice: () => {} });
+  let owner: postgres.Sql;
+  let database: { env: Record<string, string>; drop(): Promise<void> };
+
+  // A database of its own: the server's start checks the key ids of every stored value.
+  beforeAll(async () => {
+    database = await services().isolatedDatabase();
+    Object.assign(env, database.env);
+    owner = postgres(database.env.DATABASE_MIGRATION_URL!, { max: 2, onnotice: () => {} });
+  });
 
   afterAll(async () => {
     child?.kill('SIGKILL');
     await owner.end();
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -15,7 +15,7 @@ export function opsRoutes(metrics: Registry): FastifyPluginAsyncZod {
   return async (app) => {
     const { db, redis, config } = app.ctx;
     const hide = { hide: true };
-    const ops = { shed: false };
+    const ops = { access: 'public', shed: false } as const;
 
     app.get(
       '/health',

@@ -6,6 +6,7 @@ import { auditEntry } from '../../audit/request.js';
 import type { Tx } from '../../db/client.js';
 import type { DeliveryOutcome } from '../../db/schema/whatsapp.js';
 import { AppError, validationFailed } from '../../security/errors.js';
+import { SIGNED_WEBHOOK } from '../policy.js';
 import { channelFromUrl, channelOf, type WebhookChannel } from '../channels.js';
 import { recordDelivery, recordDeliveryIn, type DeliveryRecord } from '../deliveries.js';
 import { parseProviderJson } from '../provider-text.js';
@@ -66,7 +67,7 @@ export const commerceWebhook: FastifyPluginAsyncZod = async (app) => {
   const onRequest = channelFromUrl('commerce');
   app.post(
     '/commerce/:channelId',
-    { onRequest, schema: { hide: true, params } },
+    { config: SIGNED_WEBHOOK, onRequest, schema: { hide: true, params } },
     async (request, reply) => {
       const channel = channelOf(request);
       const h = request.headers;

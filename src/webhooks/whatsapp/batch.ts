@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
-import { isPermanentFailure } from '../../db/errors.js';
+import { isPermanentFailure, pgError } from '../../db/errors.js';
 import { channels } from '../../db/schema/whatsapp.js';
 import type { RealtimeEvent } from '../../realtime/events.js';
 import { claimDeliveries, finishDeliveries, uuidArray, type Finished } from '../deliveries.js';
@@ -67,14 +67,10 @@ async function inSavepoint<T>(tx: Tx, work: () => Promise<T>): Promise<T> {
 
 /** The database's own reason (SQLSTATE and message), never the statement or its values. */
 function reasonOf(err: unknown): string {
-  for (let e = err, depth = 0; e instanceof Object && depth < 5; depth++) {
-    const { code, message, cause } = e as { code?: unknown; message?: unknown; cause?: unknown };
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
-      return `SQLSTATE ${code}: ${String(message).slice(0, 120)}`;
-    }
-    e = cause;
-  }
-  return 'see the server log';
+  const pg = pgError(err);
+  return pg?.code
+    ? `SQLSTATE ${pg.code}: ${(pg.message ?? '').slice(0, 120)}`
+    : 'see the server log';
 }
 
 /**

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { secretEquals } from '../../crypto/secret-equals.js';
 import { AppError } from '../../security/errors.js';
+import { SIGNED_WEBHOOK } from '../policy.js';
 import { channelFromUrl, channelOf } from '../channels.js';
 import { recordDelivery } from '../deliveries.js';
 import { DeliveryWriter } from '../delivery-writer.js';
@@ -42,6 +43,7 @@ export const whatsappWebhookRoutes: FastifyPluginAsync = async (base) => {
   app.get(
     '/whatsapp/:channelId',
     {
+      config: SIGNED_WEBHOOK,
       onRequest,
       schema: { tags, summary: "Meta's subscription handshake", params, querystring: verifyQuery },
     },
@@ -65,7 +67,11 @@ export const whatsappWebhookRoutes: FastifyPluginAsync = async (base) => {
 
   app.post(
     '/whatsapp/:channelId',
-    { onRequest, schema: { tags, summary: 'Inbound WhatsApp messages and statuses', params } },
+    {
+      config: SIGNED_WEBHOOK,
+      onRequest,
+      schema: { tags, summary: 'Inbound WhatsApp messages and statuses', params },
+    },
     async (request, reply) => {
       const channel = channelOf(request);
       const body = rawBodyOf(request.body);

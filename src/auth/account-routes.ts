@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { auditEntry } from '../audit/request.js';
 import { AppError } from '../security/errors.js';
-import { AUTH_IP } from '../security/rate-limit.js';
+import { OWN_ACCOUNT } from './policies.js';
 import { principalOf } from './guard.js';
 import { assertAcceptablePassword, hashPassword } from './passwords.js';
 import { reauthenticate } from './reauth.js';
@@ -20,7 +20,7 @@ export const accountRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/auth/password',
     {
-      config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
+      config: OWN_ACCOUNT,
       schema: {
         tags,
         summary:
@@ -57,7 +57,7 @@ export const accountRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/auth/email',
     {
-      config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
+      config: OWN_ACCOUNT,
       schema: {
         tags,
         summary: 'Change my sign-in email (current password, and a code with TOTP on)',

@@ -6,7 +6,7 @@ import { AppError } from '../security/errors.js';
 import { principalOf } from './guard.js';
 import { assertAcceptablePassword, hashPassword, verifyPassword } from './passwords.js';
 import * as repo from './repo.js';
-import { AUTH_IP } from '../security/rate-limit.js';
+import { OWN_ACCOUNT, SIGN_IN } from './policies.js';
 import {
   authModeHeaders,
   loginBody,
@@ -45,7 +45,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/auth/register',
     {
-      config: { access: 'public', rateLimit: AUTH_IP },
+      config: SIGN_IN,
       schema: {
         tags,
         summary: 'Create an organization and its owner, and sign in',
@@ -90,7 +90,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/auth/login',
     {
-      config: { access: 'public', rateLimit: AUTH_IP },
+      config: SIGN_IN,
       schema: {
         tags,
         summary: 'Sign in with email and password',
@@ -130,7 +130,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/auth/refresh',
     {
-      config: { access: 'public', rateLimit: AUTH_IP },
+      config: SIGN_IN,
       schema: {
         tags,
         summary: 'Trade a refresh token for a new pair; a reused token ends its session',
@@ -202,7 +202,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/auth/logout',
     {
-      config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
+      config: OWN_ACCOUNT,
       schema: { tags, summary: 'End this session' },
     },
     async (request, reply) => {
@@ -219,7 +219,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/auth/logout-all',
     {
-      config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
+      config: OWN_ACCOUNT,
       schema: { tags, summary: 'End every session of the caller', response: { 200: revokedOut } },
     },
     async (request, reply) => {
@@ -235,7 +235,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/auth/me',
     {
-      config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
+      config: OWN_ACCOUNT,
       schema: { tags, summary: 'The signed-in user and organization', response: { 200: meOut } },
     },
     async (request) => {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { AppError, rateLimited } from '../../security/errors.js';
-import { AUTH_IP } from '../../security/rate-limit.js';
+import { SIGN_IN } from '../policies.js';
 import { authModeHeaders, sessionOut } from '../schema.js';
 import { startSession } from '../sign-in.js';
 import { completeChallenge } from './challenge.js';
@@ -18,7 +18,7 @@ export const loginMfaRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/auth/login/mfa',
     {
-      config: { access: 'public', rateLimit: AUTH_IP },
+      config: SIGN_IN,
       schema: {
         tags: ['auth'],
         summary: 'Second sign-in step: the mfaToken from /auth/login and a code',

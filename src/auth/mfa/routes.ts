@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { TOTP_PENDING_SECRET, TOTP_SECRET } from '../../db/schema/mfa.js';
 import { AppError } from '../../security/errors.js';
 import { AUTH_IP } from '../../security/rate-limit.js';
+import { OWN_ACCOUNT } from '../policies.js';
 import { principalOf } from '../guard.js';
 import { reauthenticate } from '../reauth.js';
 import { newRecoveryCodes, newTotpSecret, otpauthUrl, totpStep } from './codes.js';
@@ -26,7 +27,7 @@ export const mfaRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/auth/mfa/totp/setup',
     {
-      config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
+      config: OWN_ACCOUNT,
       schema: {
         tags,
         summary: 'Start TOTP enrolment: a new secret, confirmed by /enable',
@@ -54,7 +55,7 @@ export const mfaRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/auth/mfa/totp/enable',
     {
-      config: { access: 'viewer', rateLimit: AUTH_IP, allowWithoutMfa: true },
+      config: OWN_ACCOUNT,
       schema: {
         tags,
         summary: 'Confirm enrolment with a code and the password; answers the recovery codes, once',

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { auditEntry } from '../../audit/request.js';
 import { tenantOf } from '../../auth/guard.js';
-import { isUniqueViolation } from '../../db/errors.js';
-import { AppError, notFound } from '../../security/errors.js';
+import { conflictOnDuplicate } from '../../db/errors.js';
+import { notFound } from '../../security/errors.js';
+import { orNotFound } from '../../http/pages.js';
 import { idParams } from '../../http/schemas.js';
 import { listRoute } from '../list-route.js';
 import * as repo from './repo.js';
@@ -30,25 +31,23 @@ export const channelRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const { orgId } = tenantOf(request);
-      try {
-        const created = await db.withOrg(orgId, async (tx) => {
-          const actor = request.principal?.userId ?? null;
-          const channel = await repo.create(tx, keyring, publicUrl, orgId, actor, request.body);
-          const target = { targetType: 'channel', targetId: channel.id };
-          const metadata = { type: channel.type, name: channel.name };
-          await audit.record(
-            tx,
-            auditEntry(request, { action: 'channel.created', ...target, metadata }),
-          );
-          return channel;
-        });
-        return reply.code(201).send(created);
-      } catch (err) {
-        if (isUniqueViolation(err, 'channels_org_phone_key')) {
-          throw new AppError('conflict', 'A channel with this phone number id already exists');
-        }
-        throw err;
-      }
+      const write = db.withOrg(orgId, async (tx) => {
+        const actor = request.principal?.userId ?? null;
+        const channel = await repo.create(tx, keyring, publicUrl, orgId, actor, request.body);
+        const target = { targetType: 'channel', targetId: channel.id };
+        const metadata = { type: channel.type, name: channel.name };
+        await audit.record(
+          tx,
+          auditEntry(request, { action: 'channel.created', ...target, metadata }),
+        );
+        return channel;
+      });
+      const created = await conflictOnDuplicate(
+        write,
+        'channels_org_phone_key',
+        'A channel with this phone number id already exists',
+      );
+      return reply.code(201).send(created);
     },
   );
 
@@ -70,11 +69,9 @@ export const channelRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { orgId } = tenantOf(request);
-      const found = await db.withOrgRead(orgId, (tx) =>
-        repo.get(tx, publicUrl, orgId, request.params.id),
+      return orNotFound(
+        await db.withOrgRead(orgId, (tx) => repo.get(tx, publicUrl, orgId, request.params.id)),
       );
-      if (!found) throw notFound();
-      return found;
     },
   );
 

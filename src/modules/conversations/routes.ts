@@ -4,7 +4,7 @@ import { tenantOf } from '../../auth/guard.js';
 import { AppError, notFound } from '../../security/errors.js';
 import { SEND } from '../../security/rate-limit.js';
 import { idParams, listQuery } from '../../http/schemas.js';
-import { toPage } from '../../http/pages.js';
+import { orNotFound, toPage } from '../../http/pages.js';
 import * as repo from './repo.js';
 import {
   conversationCreate,
@@ -93,9 +93,9 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { orgId } = tenantOf(request);
-      const found = await db.withOrgRead(orgId, (tx) => repo.get(tx, orgId, request.params.id));
-      if (!found) throw notFound();
-      return found;
+      return orNotFound(
+        await db.withOrgRead(orgId, (tx) => repo.get(tx, orgId, request.params.id)),
+      );
     },
   );
 

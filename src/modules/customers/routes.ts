@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { auditEntry } from '../../audit/request.js';
 import { tenantOf } from '../../auth/guard.js';
 import type { Tx } from '../../db/client.js';
-import { isUniqueViolation } from '../../db/errors.js';
-import { AppError, notFound } from '../../security/errors.js';
+import { conflictOnDuplicate } from '../../db/errors.js';
+import { orNotFound } from '../../http/pages.js';
+import { notFound } from '../../security/errors.js';
 import { idParams } from '../../http/schemas.js';
 import { toPage } from '../../http/pages.js';
 import * as repo from './repo.js';
@@ -15,18 +16,13 @@ import {
   customerPatch,
 } from './schema.js';
 
-const phoneTaken = () =>
-  new AppError('conflict', 'A customer with this phone number already exists');
-
 /** Wraps a write so that a duplicate phone in the organization answers 409. */
-async function uniquePhone<T>(write: Promise<T>): Promise<T> {
-  try {
-    return await write;
-  } catch (err) {
-    if (isUniqueViolation(err, 'customers_org_phone_key')) throw phoneTaken();
-    throw err;
-  }
-}
+const uniquePhone = <T>(write: Promise<T>): Promise<T> =>
+  conflictOnDuplicate(
+    write,
+    'customers_org_phone_key',
+    'A customer with this phone number already exists',
+  );
 
 /**
  * The customers route table: each route's access, schemas and handler in one place.
@@ -91,9 +87,9 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { orgId } = tenantOf(request);
-      const found = await db.withOrgRead(orgId, (tx) => repo.get(tx, orgId, request.params.id));
-      if (!found) throw notFound();
-      return found;
+      return orNotFound(
+        await db.withOrgRead(orgId, (tx) => repo.get(tx, orgId, request.params.id)),
+      );
     },
   );
 
@@ -124,8 +120,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
           return customer;
         }),
       );
-      if (!updated) throw notFound();
-      return updated;
+      return orNotFound(updated);
     },
   );
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { auditEntry } from '../../audit/request.js';
 import { principalOf } from '../../auth/guard.js';
 import { notFound } from '../../security/errors.js';
+import { orNotFound } from '../../http/pages.js';
 import * as repo from './repo.js';
 import { organizationPatch, organizationSettingsOut } from './schema.js';
 
@@ -26,9 +27,7 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { orgId } = principalOf(request);
-      const found = await db.withOrgStatement(orgId, (tx) => repo.get(tx, orgId));
-      if (!found) throw notFound();
-      return found;
+      return orNotFound(await db.withOrgStatement(orgId, (tx) => repo.get(tx, orgId)));
     },
   );
 

@@ -19,7 +19,7 @@ export const newPhoneNumberId = () =>
 /** Connects a WhatsApp channel with fresh credentials, and returns them with it. */
 export async function createChannel(
   app: FastifyInstance,
-  member: Member,
+  member: Pick<Member, 'auth'>,
   overrides: Record<string, unknown> = {},
 ): Promise<WhatsappChannel> {
   const body = {
@@ -46,7 +46,7 @@ export async function createChannel(
 /** Connects a commerce (WooCommerce) channel; returns its id and signing secret. */
 export async function createCommerceChannel(
   app: FastifyInstance,
-  member: Member,
+  member: Pick<Member, 'auth'>,
 ): Promise<{ id: string; secret: string; webhookUrl: string }> {
   const secret = randomBytes(24).toString('base64url');
   const res = await app.inject({

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerOrg, testApp, type TestApp } from '../helpers/app.js';
+import { expectProblem } from '../helpers/problems.js';
 import { me, refresh } from './helpers.js';
 
 let t: TestApp;
@@ -59,6 +60,21 @@ describe('refresh token rotation', () => {
   it('refuses a refresh with neither cookie nor token', async () => {
     const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh' });
     expect(res.statusCode).toBe(401);
+  });
+
+  // Issue 9: a body token without X-Auth-Mode used to answer a bare 401, as if the token
+  // were bad, leaving the client guessing; the token is not spent either.
+  it('says a body refresh token needs X-Auth-Mode: token, and leaves the token usable', async () => {
+    const m = await registerOrg(t.app);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refreshToken: m.refreshToken },
+    });
+    const body = expectProblem(res, 400, 'validation_failed');
+    expect(body.detail).toMatch(/X-Auth-Mode: token/);
+    expect(body.errors).toEqual([expect.objectContaining({ path: 'headers.x-auth-mode' })]);
+    expect((await refresh(t.app, m.refreshToken)).statusCode).toBe(200);
   });
 
   it('rotates the refresh cookie in cookie mode and never echoes tokens in the body', async () => {
